@@ -1,0 +1,14 @@
+// The explicit list of CLI commands (no commandDir: it expects CommonJS-style modules, yargs #2479).
+import type { Argv, ArgumentsCamelCase } from 'yargs';
+import { startCommand } from './start.ts';
+
+/** A command: its yargs usage, its flags, and a handler that resolves with the exit code. */
+export interface CommandModule<A> {
+  command: string | string[];
+  describe: string;
+  builder: (yargs: Argv) => Argv;
+  handler: (args: ArgumentsCamelCase<A>) => Promise<number>;
+}
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export const commands: Array<CommandModule<any>> = [startCommand];

@@ -1,0 +1,76 @@
+// The body of `nsup start`, imported lazily: turn flags into a config, then supervise.
+import { resolve } from 'node:path';
+import type { ResolvedConfig } from '../config/define.ts';
+import { DEFAULT_CONFIG, loadConfigFile } from '../config/load.ts';
+import { resolveConfig } from '../config/schema.ts';
+import { UsageError } from '../errors.ts';
+import { startSupervisor } from '../supervisor/start.ts';
+import type { StartArgs } from './commands/start.ts';
+
+/** Load the config named by the flags and run the supervisor until it stops; resolves with the exit code. */
+export async function runStart(args: StartArgs): Promise<number> {
+  const config = await configFromArgs(args);
+  const running = await startSupervisor(config);
+  return running.done;
+}
+
+/** The config for these flags: a config file with the flags on top, or an app made of the flags alone. */
+export async function configFromArgs(args: StartArgs): Promise<ResolvedConfig> {
+  const overrides = appOverrides(args);
+  if (args.script !== undefined) {
+    if (args.config !== undefined) throw new UsageError('Give either a script or --config, not both.');
+    const app = { script: args.script, ...(args.name !== undefined ? { name: args.name } : {}), ...overrides };
+    return resolveConfig({ apps: [app] }, { file: null, baseDir: process.cwd() });
+  }
+  const file = resolve(args.config ?? DEFAULT_CONFIG);
+  return loadConfigFile(file, (raw) => applyOverrides(raw, overrides, args.name));
+}
+
+/** Flags that override every app's settings (only those given on the command line). */
+function appOverrides(args: StartArgs): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  if (args.instances !== undefined) out.instances = parseInstances(args.instances);
+  if (args.env !== undefined) out.env = parseEnv(args.env);
+  if (args.nodeArgs !== undefined) out.nodeArgs = args.nodeArgs.split(/\s+/).filter(Boolean);
+  if (args.killTimeout !== undefined) out.killTimeout = args.killTimeout;
+  if (args.listenTimeout !== undefined) out.listenTimeout = args.listenTimeout;
+  if (args.waitReady !== undefined) out.waitReady = args.waitReady;
+  if (args.jsonLogs !== undefined) out.jsonLogs = args.jsonLogs;
+  if (args['--'] !== undefined && args['--'].length > 0) out.args = args['--'].map(String);
+  return out;
+}
+
+function applyOverrides(raw: unknown, overrides: Record<string, unknown>, only: string | undefined): unknown {
+  if (typeof raw !== 'object' || raw === null || !Array.isArray((raw as { apps?: unknown }).apps)) return raw;
+  let apps = (raw as { apps: unknown[] }).apps;
+  if (only !== undefined) {
+    apps = apps.filter((app) => typeof app === 'object' && app !== null && (app as { name?: unknown }).name === only);
+    if (apps.length === 0) {
+      const names = (raw as { apps: Array<{ name?: unknown }> }).apps.map((app) => app?.name).filter(Boolean);
+      throw new UsageError(`No app named '${only}' in the config file. Apps: ${names.join(', ') || '(none named)'}.`);
+    }
+  }
+  return {
+    ...(raw as object),
+    apps: apps.map((app) => {
+      if (typeof app !== 'object' || app === null) return app;
+      const env = overrides.env ? { ...((app as { env?: object }).env ?? {}), ...(overrides.env as object) } : undefined;
+      return { ...app, ...overrides, ...(env ? { env } : {}) };
+    }),
+  };
+}
+
+function parseInstances(value: string): unknown {
+  const trimmed = value.trim();
+  return /^-?\d+(\.\d+)?$/.test(trimmed) ? Number(trimmed) : trimmed;
+}
+
+function parseEnv(pairs: string[]): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const pair of pairs) {
+    const eq = pair.indexOf('=');
+    if (eq <= 0) throw new UsageError(`--env expects KEY=VALUE, got '${pair}'. Example: --env PORT=3000`);
+    env[pair.slice(0, eq)] = pair.slice(eq + 1);
+  }
+  return env;
+}

@@ -1,0 +1,102 @@
+// What users write in supervisor.config.ts, and the resolved (validated, defaulted) form
+// the supervisor runs on.
+
+/** A duration: milliseconds, or an `ms` string such as '500ms', '5s', '2m'. */
+export type Duration = number | string;
+
+/** Crash-restart policy of one app. */
+export interface RestartOptions {
+  /** First delay after a failed start; doubles per consecutive failure. Default '100ms'. */
+  delay?: Duration;
+  /** Cap of the doubling delay. Default '15s'. */
+  maxDelay?: Duration;
+  /** A worker up at least this long counts as healthy: its next crash restarts at once. Default '30s'. */
+  minUptime?: Duration;
+  /** Consecutive failed starts after which the app is `errored` (no more restarts). Default Infinity. */
+  maxRestarts?: number;
+}
+
+/** File watching for rolling reloads (used by the reload feature). */
+export interface WatchOptions {
+  paths?: string[];
+  ignore?: string[];
+  debounce?: Duration;
+}
+
+/** One app: a script run by `instances` cluster workers. */
+export interface AppConfig {
+  /** App name; default: the script's file name without extension. */
+  name?: string;
+  /** Path of the script, relative to `cwd` (or to the config file's folder). */
+  script: string;
+  /** 'max' (CPUs this process may use), -1 (max - 1, at least 1) or a positive integer. Default 'max'. */
+  instances?: 'max' | number;
+  /** Arguments for the script. */
+  args?: string[];
+  /** Arguments for node, before the script (e.g. '--max-old-space-size=512'). */
+  nodeArgs?: string[];
+  /** Working directory of the workers, relative to the config file. Default: the config file's folder. */
+  cwd?: string;
+  /** Extra environment variables for the workers. */
+  env?: Record<string, string | number | boolean>;
+  /** Rolling reload on file changes. Default false. */
+  watch?: boolean | WatchOptions;
+  restart?: RestartOptions;
+  /** How long a stopping worker may drain before SIGKILL. Default '5s'. */
+  killTimeout?: Duration;
+  /** How long a new worker may take to listen (or call ready()). Default '10s'. */
+  listenTimeout?: Duration;
+  /** A worker counts as up only once it calls ready() / process.send('ready'). Default false. */
+  waitReady?: boolean;
+  /** Write worker output lines that are JSON objects untouched, without the `[app:id]` prefix. Default false. */
+  jsonLogs?: boolean;
+  /** Replace a worker whose RSS grows above this ('512MB' or bytes). */
+  maxMemory?: number | string;
+}
+
+/** Primary-side metrics and health endpoints. */
+export interface MetricsOptions {
+  port?: number;
+  host?: string;
+}
+
+/** The whole config file. */
+export interface UserConfig {
+  apps: AppConfig[];
+  metrics?: MetricsOptions;
+}
+
+/** Identity function that gives supervisor.config.ts type checking and editor completion. */
+export function defineConfig(config: UserConfig): UserConfig {
+  return config;
+}
+
+/** An app after validation: every default filled in, durations in ms, paths absolute. */
+export interface ResolvedApp {
+  name: string;
+  /** Absolute path of the script. */
+  script: string;
+  /** Resolved worker count and where the number came from (for the log). */
+  instances: number;
+  instancesSource: string;
+  args: string[];
+  nodeArgs: string[];
+  /** Absolute working directory. */
+  cwd: string;
+  env: Record<string, string>;
+  watch: { paths: string[]; ignore: string[]; debounceMs: number } | null;
+  restart: { delayMs: number; maxDelayMs: number; minUptimeMs: number; maxRestarts: number };
+  killTimeoutMs: number;
+  listenTimeoutMs: number;
+  waitReady: boolean;
+  jsonLogs: boolean;
+  maxMemoryBytes: number | null;
+}
+
+/** The validated config the supervisor runs on. */
+export interface ResolvedConfig {
+  /** Absolute path of the config file, or null when the app came from CLI flags alone. */
+  file: string | null;
+  apps: ResolvedApp[];
+  metrics: { port: number; host: string } | null;
+}

@@ -1,0 +1,306 @@
+// Validates an untrusted config (a config file's default export, or CLI flags) and fills in
+// every default. Each object level is a table of fields (description, default, parser); the
+// first problem found throws a ConfigInvalidError whose one message names the file, the key
+// path, the value received (with its type) and what is accepted.
+
+import { statSync } from 'node:fs';
+import { basename, dirname, extname, resolve } from 'node:path';
+import ms from 'ms';
+import { resolveInstances, type CpuProbeOptions } from '../cpus.ts';
+import { ConfigInvalidError } from '../errors.ts';
+import type { ResolvedApp, ResolvedConfig } from './define.ts';
+
+/** Where a config came from, and how to resolve its relative paths. */
+export interface ResolveContext {
+  /** Absolute path of the config file, or null when the config came from CLI flags. Used in messages and as the base dir. */
+  file: string | null;
+  /** Base directory for relative paths (the config file's folder, or process.cwd() for CLI flags). */
+  baseDir: string;
+  /** Passed to resolveInstances (tests inject fixture cgroup paths). */
+  cpuProbe?: CpuProbeOptions;
+}
+
+/** Validate an untrusted config value (whatever the config file's default export is) and fill in defaults. Throws ConfigInvalidError on the FIRST problem found. */
+export function resolveConfig(raw: unknown, ctx: ResolveContext): ResolvedConfig {
+  const c: Ctx = { where: ctx.file ?? COMMAND_LINE, baseDir: ctx.baseDir, cpuProbe: ctx.cpuProbe };
+  const top = readObject(raw, '', c, TOP, `an object like { apps: ${APPS_EXAMPLE} }`);
+  return deepFreeze({ file: ctx.file, apps: top.apps, metrics: top.metrics });
+}
+
+/** Parse a duration ('500ms', '5s', '2m' via `ms`, or a non-negative finite number of ms). `where` is the config file's path or 'command line'. */
+export function parseDuration(value: unknown, keyPath: string, where: string): number {
+  const trimmed = typeof value === 'string' ? value.trim() : '';
+  const n: number | undefined =
+    typeof value === 'number' ? value : trimmed !== '' ? ms(trimmed as ms.StringValue) : undefined;
+  if (n !== undefined && Number.isFinite(n) && n >= 0) return n;
+  return bad(where, keyPath, value, "a duration like '500ms', '5s', '2m' or a number of milliseconds");
+}
+
+/** Parse a size ('512MB', '1GB', '100kb', or a positive integer of bytes; units B/KB/MB/GB, case-insensitive, 1KB = 1024). */
+export function parseSize(value: unknown, keyPath: string, where: string): number {
+  const m = typeof value === 'string' ? /^\s*(\d+(?:\.\d+)?)\s*(b|kb|mb|gb)?\s*$/i.exec(value) : null;
+  const power = SIZE_UNITS.indexOf((m?.[2] ?? 'b').toLowerCase());
+  const bytes = typeof value === 'number' ? value : m ? Math.round(Number(m[1]) * 1024 ** power) : NaN;
+  if (Number.isSafeInteger(bytes) && bytes > 0) return bytes;
+  return bad(where, keyPath, value, "a size like '512MB', '1GB', '100KB' or a positive integer of bytes");
+}
+
+// ---------------------------------------------------------------------------------------------
+// The tables: one field per accepted key, in the order they are checked and listed.
+
+interface Ctx {
+  where: string;
+  baseDir: string;
+  cpuProbe: CpuProbeOptions | undefined;
+}
+type Parser<T> = (value: unknown, at: string, c: Ctx) => T;
+/** One accepted key: what it means, its default (used when the key is absent), and its parser. */
+interface Field<T> {
+  doc: string;
+  def: unknown;
+  parse: Parser<T>;
+}
+type Table = Record<string, Field<unknown>>;
+type Parsed<T extends Table> = { [K in keyof T]: T[K] extends Field<infer R> ? R : never };
+
+const COMMAND_LINE = 'command line';
+const APPS_EXAMPLE = "[{ script: './server.js' }]";
+const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+const NAME_RULE = "letters, digits, '.', '_' and '-', starting with a letter or digit";
+const SIZE_UNITS = ['b', 'kb', 'mb', 'gb'];
+
+const field = <T>(doc: string, def: unknown, parse: Parser<T>): Field<T> => ({ doc, def, parse });
+const duration = (doc: string, def: string) => field(doc, def, (v, at, c) => parseDuration(v, at, c.where));
+const flag = (doc: string) => field(doc, false, (v, at, c) => (typeof v === 'boolean' ? v : bad(c.where, at, v, 'true or false')));
+const strings = (doc: string, example: string) => field(doc, [], (v, at, c) => stringArray(v, at, c, example));
+const text = (expected: string): Parser<string> => (v, at, c) =>
+  typeof v === 'string' && v !== '' ? v : bad(c.where, at, v, expected);
+
+const RESTART = {
+  delay: duration('First delay after a failed start; doubles per consecutive failure.', '100ms'),
+  maxDelay: duration('Cap of the doubling delay.', '15s'),
+  minUptime: duration('A worker up at least this long counts as healthy.', '30s'),
+  maxRestarts: field('Consecutive failed starts after which the app is errored.', Infinity, (v, at, c) =>
+    typeof v === 'number' && (v === Infinity || (Number.isInteger(v) && v >= 0))
+      ? v
+      : bad(c.where, at, v, 'a non-negative integer or Infinity')),
+};
+
+const WATCH = {
+  paths: field("Files or folders to watch, relative to cwd; default: the script's folder.", undefined, (v, at, c) =>
+    v === undefined ? undefined : stringArray(v, at, c, "['src', 'config']")),
+  ignore: strings('Paths or globs not to watch.', "['**/*.log']"),
+  debounce: duration('Quiet time after a change before the reload starts.', '300ms'),
+};
+
+const METRICS = {
+  port: field('Port of the metrics and health endpoints (0 picks a free one).', undefined, (v, at, c) =>
+    typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= 65535
+      ? v
+      : bad(c.where, at, v, 'an integer port from 0 to 65535')),
+  host: field('Interface to listen on.', '127.0.0.1', text("a host name or IP address, e.g. '127.0.0.1'")),
+};
+
+const APP = {
+  name: field('App name; default: the script file name without extension.', undefined, (v, at, c) =>
+    v === undefined || (typeof v === 'string' && NAME_RE.test(v)) ? v : bad(c.where, at, v, `a name of ${NAME_RULE}`)),
+  script: field('Script path, relative to cwd.', undefined, text("a path to the app's script, e.g. './server.js'")),
+  instances: field("Worker count: 'max', -1 (max - 1) or a positive integer.", 'max', (v, at, c) =>
+    v === 'max' || v === -1 || (typeof v === 'number' && Number.isSafeInteger(v) && v > 0)
+      ? resolveInstances(v, c.cpuProbe)
+      : bad(c.where, at, v, "'max', -1, or a positive integer")),
+  args: strings('Arguments for the script.', "['--port', '3000']"),
+  nodeArgs: strings('Arguments for node, before the script.', "['--max-old-space-size=512']"),
+  cwd: field("Workers' working directory, relative to the config file's folder.", '.', parseCwd),
+  env: field('Extra environment variables for the workers.', {}, parseEnv),
+  watch: field('Rolling reload on file changes: true, false or { paths, ignore, debounce }.', false, (v, at, c) =>
+    v === false ? null : readObject(v === true ? {} : v, at, c, WATCH, "true, false or an object like { paths: ['src'] }")),
+  restart: field('Crash-restart policy.', {}, (v, at, c) => readObject(v, at, c, RESTART, "an object like { delay: '1s' }")),
+  killTimeout: duration('How long a stopping worker may drain before SIGKILL.', '5s'),
+  listenTimeout: duration('How long a new worker may take to listen (or call ready()).', '10s'),
+  waitReady: flag('A worker counts as up only once it calls ready().'),
+  jsonLogs: flag('Pass worker output lines that are JSON objects through untouched.'),
+  maxMemory: field('Replace a worker whose RSS grows above this.', undefined, (v, at, c) =>
+    v === undefined ? null : parseSize(v, at, c.where)),
+};
+
+const TOP = {
+  apps: field('The apps to supervise.', undefined, parseApps),
+  metrics: field('Metrics and health endpoints; off unless set.', undefined, (v, at, c) =>
+    v === undefined ? null : readObject(v, at, c, METRICS, 'an object like { port: 9209 }')),
+};
+
+// ---------------------------------------------------------------------------------------------
+// Helpers
+
+/** Checks `value` is a plain object with only the table's keys, then parses each field (or its default). */
+function readObject<T extends Table>(value: unknown, at: string, c: Ctx, table: T, expected: string): Parsed<T> {
+  if (!isPlainObject(value)) return bad(c.where, at, value, expected);
+  const accepted = Object.keys(table);
+  for (const key of Object.keys(value)) {
+    if (Object.hasOwn(table, key)) continue;
+    const near = nearest(key, accepted);
+    const hint = near === undefined ? '' : `did you mean '${near}'? `;
+    fail(c.where, join(at, key), `unknown key; ${hint}Accepted keys: ${accepted.join(', ')}.`);
+  }
+  const out: Record<string, unknown> = {};
+  for (const [key, f] of Object.entries(table)) {
+    out[key] = f.parse(value[key] === undefined ? f.def : value[key], join(at, key), c);
+  }
+  return out as Parsed<T>;
+}
+
+/** `apps`: a non-empty array of apps with unique names. */
+function parseApps(value: unknown, at: string, c: Ctx): ResolvedApp[] {
+  if (!Array.isArray(value)) return bad(c.where, at, value, `an array of apps, e.g. apps: ${APPS_EXAMPLE}`);
+  if (value.length === 0) return bad(c.where, at, value, `at least one app, e.g. apps: ${APPS_EXAMPLE}`);
+  const apps: ResolvedApp[] = [];
+  for (let i = 0; i < value.length; i++) {
+    const app = resolveApp(value[i], `${at}[${i}]`, c);
+    const other = apps.findIndex((a) => a.name === app.name);
+    if (other >= 0) {
+      const from = isPlainObject(value[i]) && value[i].name !== undefined ? '' : ' (from the script file name)';
+      fail(c.where, `${at}[${i}].name`, `duplicate app name "${app.name}"${from}; apps[${other}] has it too. Set a distinct name.`);
+    }
+    apps.push(app);
+  }
+  return apps;
+}
+
+/** One app: the table's fields, then the parts that depend on each other (script, name, watch paths). */
+function resolveApp(value: unknown, at: string, c: Ctx): ResolvedApp {
+  const a = readObject(value, at, c, APP, `an app object like { script: './server.js' }`);
+  const script = resolve(a.cwd, a.script);
+  const stat = statSync(script, { throwIfNoEntry: false });
+  if (!stat?.isFile()) {
+    const problem = stat ? 'not a file' : 'file not found';
+    fail(c.where, `${at}.script`, `${problem}: ${script} (resolved from '${a.script}' against ${a.cwd}). Fix the path or set cwd.`);
+  }
+  const name = a.name ?? basename(script, extname(script));
+  if (!NAME_RE.test(name)) {
+    fail(c.where, `${at}.name`, `the default name "${name}" (the script file name) is not valid; set name to ${NAME_RULE}.`);
+  }
+  const watch = a.watch && {
+    paths: a.watch.paths?.map((p) => resolve(a.cwd, p)) ?? [dirname(script)],
+    ignore: a.watch.ignore,
+    debounceMs: a.watch.debounce,
+  };
+  const r = a.restart;
+  return {
+    name,
+    script,
+    instances: a.instances.count,
+    instancesSource: a.instances.source,
+    args: a.args,
+    nodeArgs: a.nodeArgs,
+    cwd: a.cwd,
+    env: a.env,
+    watch,
+    restart: { delayMs: r.delay, maxDelayMs: r.maxDelay, minUptimeMs: r.minUptime, maxRestarts: r.maxRestarts },
+    killTimeoutMs: a.killTimeout,
+    listenTimeoutMs: a.listenTimeout,
+    waitReady: a.waitReady,
+    jsonLogs: a.jsonLogs,
+    maxMemoryBytes: a.maxMemory,
+  };
+}
+
+/** `cwd`: an existing directory, resolved against the base dir. */
+function parseCwd(value: unknown, at: string, c: Ctx): string {
+  const dir = resolve(c.baseDir, text("a directory path, e.g. './app'")(value, at, c));
+  if (statSync(dir, { throwIfNoEntry: false })?.isDirectory()) return dir;
+  return fail(c.where, at, `directory not found: ${dir} (resolved from '${String(value)}' against ${c.baseDir}). Fix the path.`);
+}
+
+/** `env`: an object of string, number or boolean values, stringified. */
+function parseEnv(value: unknown, at: string, c: Ctx): Record<string, string> {
+  if (!isPlainObject(value)) return bad(c.where, at, value, "an object of variables, e.g. { NODE_ENV: 'production' }");
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(value)) {
+    if (typeof v !== 'string' && typeof v !== 'number' && typeof v !== 'boolean') {
+      bad(c.where, join(at, k), v, 'a string, number or boolean');
+    }
+    env[k] = String(v);
+  }
+  return env;
+}
+
+function stringArray(value: unknown, at: string, c: Ctx, example: string): string[] {
+  if (!Array.isArray(value)) return bad(c.where, at, value, `an array of strings, e.g. ${example}`);
+  return Array.from(value, (x: unknown, i) => (typeof x === 'string' ? x : bad(c.where, `${at}[${i}]`, x, 'a string')));
+}
+
+/** Throws the one error shape: `Invalid config in <file> at <keyPath>: <detail>`. */
+function fail(where: string, at: string, detail: string): never {
+  const origin = where === COMMAND_LINE ? 'on the command line' : `in ${where}`;
+  throw new ConfigInvalidError(at, `Invalid config ${origin} at ${at || 'the top level'}: ${detail}`);
+}
+
+/** A wrong value: what was received (value and type) and what is accepted. */
+function bad(where: string, at: string, value: unknown, expected: string): never {
+  const got = value === undefined ? 'nothing (the key is missing)' : `${render(value)} (${kindOf(value)})`;
+  return fail(where, at, `got ${got}; expected ${expected}.`);
+}
+
+/** A compact rendering of a value for messages (at most ~60 characters). */
+function render(value: unknown, nested = false): string {
+  let s: string;
+  if (typeof value === 'string') s = JSON.stringify(value);
+  else if (Array.isArray(value)) {
+    const items = value.slice(0, 3).map((x: unknown) => render(x, true));
+    s = nested && value.length > 0 ? '[…]' : `[${items.join(', ')}${value.length > 3 ? ', …' : ''}]`;
+  } else if (typeof value === 'object' && value !== null) s = Object.keys(value).length === 0 ? '{}' : '{…}';
+  else if (typeof value === 'function') s = `function ${value.name || '(anonymous)'}`;
+  else if (typeof value === 'bigint') s = `${value}n`;
+  else s = String(value);
+  if (s.length <= 60) return s;
+  return typeof value === 'string' ? `${s.slice(0, 58)}…"` : `${s.slice(0, 59)}…`;
+}
+
+function kindOf(value: unknown): string {
+  return value === null ? 'null' : Array.isArray(value) ? 'array' : typeof value;
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  if (typeof value !== 'object' || value === null) return false;
+  const proto: unknown = Object.getPrototypeOf(value);
+  return proto === Object.prototype || proto === null;
+}
+
+/** `apps[0]` + `restart` -> `apps[0].restart`; keys that are not identifiers are bracket-quoted. */
+function join(at: string, key: string): string {
+  if (!/^[A-Za-z_$][\w$]*$/.test(key)) return `${at}[${JSON.stringify(key)}]`;
+  return at === '' ? key : `${at}.${key}`;
+}
+
+/** The accepted key closest to `key` (edit distance at most 2), if any. */
+function nearest(key: string, accepted: string[]): string | undefined {
+  let best: string | undefined;
+  let bestDistance = 3;
+  for (const candidate of accepted) {
+    const d = editDistance(key.toLowerCase(), candidate.toLowerCase());
+    if (d < bestDistance) [best, bestDistance] = [candidate, d];
+  }
+  return best;
+}
+
+function editDistance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= b.length; j++) {
+      row[j] = Math.min((prev[j] ?? 0) + 1, (row[j - 1] ?? 0) + 1, (prev[j - 1] ?? 0) + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    prev = row;
+  }
+  return prev[b.length] ?? 0;
+}
+
+/** Freezes an object graph (the resolved config is shared and must not change under anyone). */
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const v of Object.values(value)) deepFreeze(v);
+  }
+  return value;
+}

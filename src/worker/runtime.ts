@@ -1,0 +1,119 @@
+// Runs inside every worker before the user's script (preloaded with --import). It turns
+// SIGTERM/SIGINT and the primary's shutdown message into a graceful drain: stop accepting,
+// finish in-flight requests, tell keep-alive clients `Connection: close`, then exit.
+import cluster from 'node:cluster';
+import diagnostics from 'node:diagnostics_channel';
+import net from 'node:net';
+import type http from 'node:http';
+import { isInternal } from '../ipc/protocol.ts';
+
+/** Hooks registered with onShutdown(): run after connections are drained, before exit. */
+const shutdownHooks: Array<() => void | Promise<void>> = [];
+
+/** Register a function that runs before this worker exits on drain. */
+export function addShutdownHook(fn: () => void | Promise<void>): void {
+  shutdownHooks.push(fn);
+}
+
+/** Whether this process is an nsup worker. */
+export const underNsup = cluster.isWorker && typeof process.env.NSUP_APP === 'string';
+
+// Servers this worker listens with, and HTTP requests whose response is not finished.
+const servers = new Set<net.Server>();
+const inFlight = new Set<http.ServerResponse>();
+const httpSockets = new Set<net.Socket>();
+let draining: Promise<void> | null = null;
+let lastActivity = Date.now();
+
+// How long idle keep-alive sockets get to send one more request (answered with
+// `Connection: close`) before they are closed: closing them at once races a client
+// that is sending on them right then (ECONNRESET), see nodejs/node#40071 and PM2 #2729.
+const IDLE_GRACE_MS = 500;
+
+function install(): void {
+  diagnostics.tracingChannel('net.server.listen').subscribe({
+    start() {},
+    end() {},
+    asyncStart() {},
+    error() {},
+    asyncEnd(message) {
+      const server = (message as { server?: net.Server }).server;
+      if (!server) return;
+      servers.add(server);
+      server.once('close', () => servers.delete(server));
+    },
+  });
+  diagnostics.subscribe('http.server.request.start', (message) => {
+    const { response, socket } = message as { response: http.ServerResponse; socket: net.Socket };
+    lastActivity = Date.now();
+    inFlight.add(response);
+    if (!httpSockets.has(socket)) {
+      httpSockets.add(socket);
+      socket.once('close', () => httpSockets.delete(socket));
+    }
+    if (draining) closeAfter(response);
+    response.once('close', () => {
+      inFlight.delete(response);
+      lastActivity = Date.now();
+    });
+  });
+  const killTimeout = Number(process.env.NSUP_KILL_TIMEOUT) || 5000;
+  // Ctrl-C signals the whole process group and systemd's default KillMode signals every
+  // process: a worker drains on these and leaves the orchestration to the primary.
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) process.on(signal, () => void drain(killTimeout));
+  process.on('message', (message) => {
+    if (isInternal(message) && message.type === 'shutdown') void drain(message.timeoutMs);
+  });
+}
+
+/** Drain and exit; repeated calls share the first drain. */
+function drain(timeoutMs: number): Promise<void> {
+  draining ??= runDrain(timeoutMs);
+  return draining;
+}
+
+async function runDrain(timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + Math.max(0, timeoutMs - 100);
+  // net.Server.close, not http.Server.close: the latter also drops idle keep-alive sockets at
+  // once (since Node 19), which races clients; the listening handle closes either way.
+  for (const server of servers) {
+    if (server.listening) net.Server.prototype.close.call(server);
+  }
+  for (const response of inFlight) closeAfter(response);
+  while (Date.now() < deadline) {
+    const idle = inFlight.size === 0;
+    if (idle && (httpSockets.size === 0 || Date.now() - lastActivity >= IDLE_GRACE_MS)) break;
+    await sleep(20);
+  }
+  for (const server of servers) {
+    const closer = (server as Partial<http.Server>).closeIdleConnections;
+    if (typeof closer === 'function') closer.call(server);
+  }
+  for (const socket of httpSockets) if (inFlight.size === 0) socket.destroySoon();
+  await runHooks(deadline);
+  process.exit(0);
+}
+
+async function runHooks(deadline: number): Promise<void> {
+  for (const hook of shutdownHooks) {
+    const left = deadline - Date.now();
+    if (left <= 0) return;
+    try {
+      await Promise.race([Promise.resolve().then(hook), sleep(left)]);
+    } catch (error) {
+      console.error('nsup: an onShutdown hook failed:', error);
+    }
+  }
+}
+
+function closeAfter(response: http.ServerResponse): void {
+  if (response.headersSent) return;
+  response.shouldKeepAlive = false;
+  response.setHeader('Connection', 'close');
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+if (underNsup) install();

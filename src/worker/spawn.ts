@@ -1,0 +1,34 @@
+// Forks one cluster worker for an app slot: the user's script, unmodified, preceded by nsup's
+// worker runtime (graceful drain, the nsup/worker API).
+import cluster, { type Worker } from 'node:cluster';
+import type { ResolvedApp } from '../config/define.ts';
+
+/** The preload every worker gets before the user's script. */
+const RUNTIME_URL = new URL('./runtime.js', import.meta.url).href;
+
+/** What a new worker needs to know about itself. */
+export interface SpawnRequest {
+  app: ResolvedApp;
+  slot: number;
+  generation: number;
+}
+
+/** Fork a worker with NSUP_APP, NSUP_WORKER_ID and NODE_APP_INSTANCE (the stable slot) in its env. */
+export function spawnWorker({ app, slot, generation }: SpawnRequest): Worker {
+  // setupPrimary settings apply to the next fork only; several apps share the one cluster module.
+  cluster.setupPrimary({
+    exec: app.script,
+    args: app.args,
+    execArgv: [...app.nodeArgs, '--import', RUNTIME_URL],
+    cwd: app.cwd,
+    silent: true,
+  });
+  return cluster.fork({
+    ...app.env,
+    NSUP_APP: app.name,
+    NSUP_WORKER_ID: String(slot),
+    NODE_APP_INSTANCE: String(slot),
+    NSUP_GENERATION: String(generation),
+    NSUP_KILL_TIMEOUT: String(app.killTimeoutMs),
+  });
+}

@@ -1,0 +1,303 @@
+// resolveConfig / parseDuration / parseSize: defaults, one precise error per bad input, freezing.
+
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseDuration, parseSize, resolveConfig, type ResolveContext } from '../../src/config/schema.ts';
+import { ConfigInvalidError } from '../../src/errors.ts';
+
+let dir: string;
+let ctx: ResolveContext;
+let file: string;
+
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), 'nsup-schema-'));
+  mkdirSync(join(dir, 'sub'));
+  writeFileSync(join(dir, 'server.js'), '');
+  writeFileSync(join(dir, 'worker.mjs'), '');
+  writeFileSync(join(dir, 'sub', 'server.js'), '');
+  file = join(dir, 'supervisor.config.ts');
+  ctx = { file, baseDir: dir };
+});
+
+afterAll(() => {
+  rmSync(dir, { recursive: true, force: true });
+});
+
+/** Runs resolveConfig and returns the ConfigInvalidError it throws. */
+function invalid(raw: unknown, c: ResolveContext = ctx): ConfigInvalidError {
+  try {
+    resolveConfig(raw, c);
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigInvalidError);
+    return err as ConfigInvalidError;
+  }
+  throw new Error('expected resolveConfig to throw');
+}
+
+const app = (extra: Record<string, unknown> = {}) => ({ apps: [{ script: './server.js', ...extra }] });
+
+describe('resolveConfig defaults', () => {
+  it('fills in every default', () => {
+    const cfg = resolveConfig({ apps: [{ script: './server.js' }] }, ctx);
+    expect(cfg.file).toBe(file);
+    expect(cfg.metrics).toBeNull();
+    expect(cfg.apps).toHaveLength(1);
+    const a = cfg.apps[0]!;
+    expect(a).toMatchObject({
+      name: 'server',
+      script: join(dir, 'server.js'),
+      args: [],
+      nodeArgs: [],
+      cwd: dir,
+      env: {},
+      watch: null,
+      restart: { delayMs: 100, maxDelayMs: 15_000, minUptimeMs: 30_000, maxRestarts: Infinity },
+      killTimeoutMs: 5000,
+      listenTimeoutMs: 10_000,
+      waitReady: false,
+      jsonLogs: false,
+      maxMemoryBytes: null,
+    });
+    expect(a.instances).toBeGreaterThanOrEqual(1);
+    expect(a.instancesSource).toMatch(/^max: /);
+  });
+
+  it('resolves explicit values', () => {
+    const cfg = resolveConfig(
+      {
+        apps: [
+          {
+            name: 'api.v2',
+            script: 'server.js',
+            cwd: 'sub',
+            instances: 3,
+            args: ['--port', '3000'],
+            nodeArgs: ['--max-old-space-size=512'],
+            env: { NODE_ENV: 'production', PORT: 3000, DEBUG: false },
+            watch: { paths: ['lib'], ignore: ['*.log'], debounce: '1s' },
+            restart: { delay: '1s', maxDelay: 60_000, minUptime: '2m', maxRestarts: 0 },
+            killTimeout: '500ms',
+            listenTimeout: 250,
+            waitReady: true,
+            jsonLogs: true,
+            maxMemory: '512MB',
+          },
+        ],
+        metrics: { port: 9209 },
+      },
+      ctx,
+    );
+    const a = cfg.apps[0]!;
+    expect(a.name).toBe('api.v2');
+    expect(a.cwd).toBe(join(dir, 'sub'));
+    expect(a.script).toBe(join(dir, 'sub', 'server.js'));
+    expect(a.instances).toBe(3);
+    expect(a.instancesSource).toContain('explicit');
+    expect(a.env).toEqual({ NODE_ENV: 'production', PORT: '3000', DEBUG: 'false' });
+    expect(a.watch).toEqual({ paths: [join(dir, 'sub', 'lib')], ignore: ['*.log'], debounceMs: 1000 });
+    expect(a.restart).toEqual({ delayMs: 1000, maxDelayMs: 60_000, minUptimeMs: 120_000, maxRestarts: 0 });
+    expect(a.killTimeoutMs).toBe(500);
+    expect(a.listenTimeoutMs).toBe(250);
+    expect(a.waitReady).toBe(true);
+    expect(a.jsonLogs).toBe(true);
+    expect(a.maxMemoryBytes).toBe(536_870_912);
+    expect(cfg.metrics).toEqual({ port: 9209, host: '127.0.0.1' });
+  });
+
+  it('watch: true watches the script folder with a 300ms debounce', () => {
+    const a = resolveConfig(app({ watch: true }), ctx).apps[0]!;
+    expect(a.watch).toEqual({ paths: [dir], ignore: [], debounceMs: 300 });
+    const b = resolveConfig(app({ watch: { ignore: ['tmp'] } }), ctx).apps[0]!;
+    expect(b.watch).toEqual({ paths: [dir], ignore: ['tmp'], debounceMs: 300 });
+  });
+
+  it('names default to the script file name without extension; -1 instances accepted', () => {
+    const cfg = resolveConfig({ apps: [{ script: './server.js' }, { script: './worker.mjs', instances: -1 }] }, ctx);
+    expect(cfg.apps.map((a) => a.name)).toEqual(['server', 'worker']);
+    expect(cfg.apps[1]!.instances).toBeGreaterThanOrEqual(1);
+  });
+
+  it('deep-freezes the result', () => {
+    const cfg = resolveConfig(app({ args: ['a'], watch: true, env: { A: 1 } }), ctx);
+    const a = cfg.apps[0]!;
+    for (const obj of [cfg, cfg.apps, a, a.args, a.nodeArgs, a.env, a.restart, a.watch, a.watch!.paths]) {
+      expect(Object.isFrozen(obj)).toBe(true);
+    }
+    expect(() => {
+      (a.restart as { delayMs: number }).delayMs = 1;
+    }).toThrow(TypeError);
+  });
+});
+
+describe('resolveConfig errors', () => {
+  it('is a ConfigInvalidError with exit code 78, the key path and the exact message', () => {
+    const err = invalid(app({ restart: { delay: '5 parsecs' } }));
+    expect(err.exitCode).toBe(78);
+    expect(err.code).toBe('NSUP_ERR_CONFIG_INVALID');
+    expect(err.keyPath).toBe('apps[0].restart.delay');
+    expect(err.message).toBe(
+      `Invalid config in ${file} at apps[0].restart.delay: got "5 parsecs" (string); ` +
+        `expected a duration like '500ms', '5s', '2m' or a number of milliseconds.`,
+    );
+  });
+
+  it('says "command line" when there is no file', () => {
+    const err = invalid(app({ instances: 'lots' }), { file: null, baseDir: dir });
+    expect(err.message).toContain('command line');
+    expect(err.message).toMatch(/^Invalid config on the command line at apps\[0\]\.instances: /);
+  });
+
+  it.each([
+    ['lots', '"lots" (string)'],
+    [1.5, '1.5 (number)'],
+    [0, '0 (number)'],
+    [-2, '-2 (number)'],
+    [Number.NaN, 'NaN (number)'],
+  ])('rejects instances %s', (value, got) => {
+    const err = invalid(app({ instances: value }));
+    expect(err.keyPath).toBe('apps[0].instances');
+    expect(err.message).toBe(`Invalid config in ${file} at apps[0].instances: got ${got}; expected 'max', -1, or a positive integer.`);
+  });
+
+  it('rejects an unknown top-level key with a suggestion', () => {
+    const err = invalid({ ...app(), metric: { port: 1 } });
+    expect(err.keyPath).toBe('metric');
+    expect(err.message).toBe(`Invalid config in ${file} at metric: unknown key; did you mean 'metrics'? Accepted keys: apps, metrics.`);
+  });
+
+  it('rejects an unknown app key with a suggestion and the accepted keys', () => {
+    const err = invalid({ apps: [{ script: './server.js' }, { script: './worker.mjs', instancs: 2 }] });
+    expect(err.keyPath).toBe('apps[1].instancs');
+    expect(err.message).toMatch(
+      /at apps\[1\]\.instancs: unknown key; did you mean 'instances'\? Accepted keys: name, script, instances, args, nodeArgs, cwd, env, watch, restart, /,
+    );
+  });
+
+  it('rejects unknown restart / watch / metrics keys', () => {
+    const restart = invalid(app({ restart: { maxDelya: '1s' } }));
+    expect(restart.keyPath).toBe('apps[0].restart.maxDelya');
+    expect(restart.message).toContain(
+      "unknown key; did you mean 'maxDelay'? Accepted keys: delay, maxDelay, minUptime, maxRestarts.",
+    );
+    const watch = invalid(app({ watch: { path: ['src'] } }));
+    expect(watch.keyPath).toBe('apps[0].watch.path');
+    expect(watch.message).toContain("did you mean 'paths'?");
+    const metrics = invalid({ ...app(), metrics: { port: 1, interface: 'x' } });
+    expect(metrics.keyPath).toBe('metrics.interface');
+    expect(metrics.message).toContain('unknown key; Accepted keys: port, host.');
+  });
+
+  it('rejects a non-object config and apps that is not a non-empty array', () => {
+    expect(invalid([]).message).toBe(
+      `Invalid config in ${file} at the top level: got [] (array); expected an object like { apps: [{ script: './server.js' }] }.`,
+    );
+    const obj = invalid({ apps: { web: { script: './server.js' } } });
+    expect(obj.keyPath).toBe('apps');
+    expect(obj.message).toBe(
+      `Invalid config in ${file} at apps: got {…} (object); expected an array of apps, e.g. apps: [{ script: './server.js' }].`,
+    );
+    const empty = invalid({ apps: [] });
+    expect(empty.keyPath).toBe('apps');
+    expect(empty.message).toContain('got [] (array); expected at least one app');
+    expect(invalid({}).message).toContain('at apps: got nothing (the key is missing); expected an array of apps');
+    expect(invalid({ apps: ['./server.js'] }).message).toContain(
+      `at apps[0]: got "./server.js" (string); expected an app object like { script: './server.js' }.`,
+    );
+  });
+
+  it('rejects wrong types', () => {
+    const args = invalid(app({ args: '--port 3000' }));
+    expect(args.keyPath).toBe('apps[0].args');
+    expect(args.message).toContain(`got "--port 3000" (string); expected an array of strings, e.g. ['--port', '3000'].`);
+    expect(invalid(app({ args: ['--port', 3000] })).keyPath).toBe('apps[0].args[1]');
+    const wait = invalid(app({ waitReady: 'yes' }));
+    expect(wait.keyPath).toBe('apps[0].waitReady');
+    expect(wait.message).toContain('got "yes" (string); expected true or false.');
+    expect(invalid(app({ restart: { maxRestarts: -1 } })).message).toContain(
+      'at apps[0].restart.maxRestarts: got -1 (number); expected a non-negative integer or Infinity.',
+    );
+    expect(invalid(app({ instances: null })).message).toContain('got null (null)');
+    expect(invalid({ apps: [{}] }).message).toContain('at apps[0].script: got nothing (the key is missing)');
+  });
+
+  it('rejects a missing script, naming the resolved path', () => {
+    const err = invalid({ apps: [{ script: './missing.js' }] });
+    expect(err.keyPath).toBe('apps[0].script');
+    expect(err.message).toBe(
+      `Invalid config in ${file} at apps[0].script: file not found: ${join(dir, 'missing.js')} ` +
+        `(resolved from './missing.js' against ${dir}). Fix the path or set cwd.`,
+    );
+    expect(invalid({ apps: [{ script: './sub' }] }).message).toContain(`not a file: ${join(dir, 'sub')}`);
+    expect(invalid(app({ cwd: './nope' })).message).toContain(`at apps[0].cwd: directory not found: ${join(dir, 'nope')}`);
+  });
+
+  it('rejects duplicate and invalid names', () => {
+    const err = invalid({ apps: [{ script: './server.js' }, { script: './sub/server.js' }] });
+    expect(err.keyPath).toBe('apps[1].name');
+    expect(err.message).toContain('duplicate app name "server" (from the script file name); apps[0] has it too.');
+    const named = invalid({ apps: [{ name: 'web', script: './server.js' }, { name: 'web', script: './worker.mjs' }] });
+    expect(named.keyPath).toBe('apps[1].name');
+    expect(invalid(app({ name: 'my app' })).keyPath).toBe('apps[0].name');
+    expect(invalid(app({ name: '-x' })).keyPath).toBe('apps[0].name');
+  });
+
+  it('rejects a bad env value type', () => {
+    const err = invalid(app({ env: { PORT: 3000, OPTS: { a: 1 } } }));
+    expect(err.keyPath).toBe('apps[0].env.OPTS');
+    expect(err.message).toContain('got {…} (object); expected a string, number or boolean.');
+    expect(invalid(app({ env: ['A=1'] })).keyPath).toBe('apps[0].env');
+  });
+
+  it('rejects a bad size', () => {
+    const err = invalid(app({ maxMemory: '512 parsecs' }));
+    expect(err.keyPath).toBe('apps[0].maxMemory');
+    expect(err.message).toContain(`got "512 parsecs" (string); expected a size like '512MB', '1GB', '100KB' or a positive integer of bytes.`);
+  });
+
+  it('rejects a metrics port out of range or missing', () => {
+    const err = invalid({ ...app(), metrics: { port: 70000 } });
+    expect(err.keyPath).toBe('metrics.port');
+    expect(err.message).toBe(`Invalid config in ${file} at metrics.port: got 70000 (number); expected an integer port from 0 to 65535.`);
+    expect(invalid({ ...app(), metrics: {} }).message).toContain('at metrics.port: got nothing (the key is missing)');
+    expect(invalid({ ...app(), metrics: { port: 1, host: '' } }).keyPath).toBe('metrics.host');
+  });
+
+  it('renders long values compactly', () => {
+    const long = 'x'.repeat(200);
+    const err = invalid(app({ killTimeout: long }));
+    const got = /got (.*) \(string\)/.exec(err.message)![1]!;
+    expect(got.length).toBeLessThanOrEqual(60);
+    expect(got.endsWith('…"')).toBe(true);
+    expect(invalid(app({ instances: [2] })).message).toContain('got [2] (array)');
+  });
+});
+
+describe('parseDuration / parseSize', () => {
+  it('parses durations', () => {
+    expect(parseDuration('500ms', 'k', 'f')).toBe(500);
+    expect(parseDuration('2m', 'k', 'f')).toBe(120_000);
+    expect(parseDuration('5s', 'k', 'f')).toBe(5000);
+    expect(parseDuration(250, 'k', 'f')).toBe(250);
+    expect(parseDuration(0, 'k', 'f')).toBe(0);
+    for (const bad of ['5 parsecs', '', '-5s', -1, Infinity, Number.NaN, true, null, {}]) {
+      expect(() => parseDuration(bad, 'x.y', '/cfg.ts')).toThrow(ConfigInvalidError);
+    }
+    expect(() => parseDuration('soon', 'restart.delay', '/cfg.ts')).toThrow(
+      `Invalid config in /cfg.ts at restart.delay: got "soon" (string); expected a duration like '500ms', '5s', '2m' or a number of milliseconds.`,
+    );
+  });
+
+  it('parses sizes', () => {
+    expect(parseSize('512MB', 'k', 'f')).toBe(536_870_912);
+    expect(parseSize('1GB', 'k', 'f')).toBe(1024 ** 3);
+    expect(parseSize('100kb', 'k', 'f')).toBe(102_400);
+    expect(parseSize('1.5 gb', 'k', 'f')).toBe(1.5 * 1024 ** 3);
+    expect(parseSize('64B', 'k', 'f')).toBe(64);
+    expect(parseSize(4096, 'k', 'f')).toBe(4096);
+    for (const bad of ['lots', '1TB', '', '0MB', 0, -1, 1.5, '-1MB', null]) {
+      expect(() => parseSize(bad, 'maxMemory', 'f')).toThrow(ConfigInvalidError);
+    }
+  });
+});
