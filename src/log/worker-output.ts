@@ -5,7 +5,7 @@ import type { Readable } from 'node:stream';
 import type { Output } from './logger.ts';
 
 /** How many stderr lines a worker keeps for its exit report. */
-export const STDERR_TAIL = 20;
+export const STDERR_TAIL = 60;
 
 /** A worker's forwarded output. `stderrTail` holds its last stderr lines, oldest first. */
 export interface WorkerOutput {

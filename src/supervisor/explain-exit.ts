@@ -27,18 +27,18 @@ interface Rule {
 
 const RULES: Rule[] = [
   {
-    pattern: /listen EADDRINUSE: address already in use (\S+)/,
+    pattern: /(?:listen|bind) EADDRINUSE(?:: address already in use)? (\S+)/,
     explain: (m) =>
       `port ${portOf(m[1] ?? '')} is already in use (EADDRINUSE): stop the process that holds it or give the app another port`,
   },
   {
-    pattern: /listen EACCES: permission denied (\S+)/,
+    pattern: /(?:listen|bind) EACCES(?:: permission denied)? (\S+)/,
     explain: (m) => `no permission to listen on port ${portOf(m[1] ?? '')} (EACCES): use a port above 1023 or grant CAP_NET_BIND_SERVICE`,
   },
   {
     // Node prints "file:line" above the caret and "SyntaxError: message" a few lines later.
     pattern: /^(.+?):(\d+)\n(?:.*\n){0,4}?SyntaxError: (.+)$/m,
-    explain: (m) => `syntax error in ${m[1]}:${m[2]}: ${m[3]}`,
+    explain: (m) => `syntax error in ${(m[1] ?? '').replace(/^file:\/\//, '')}:${m[2]}: ${m[3]}`,
   },
   {
     pattern: /^SyntaxError: (.+)$/m,

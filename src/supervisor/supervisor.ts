@@ -80,6 +80,8 @@ export class Supervisor {
   private nextKey = 1;
   private stopping = false;
   private finish: (code: number) => void = () => {};
+  // The primary lives until it is stopped, even with no worker left (errored apps, all waiting).
+  private readonly keepAlive = setInterval(() => {}, 1 << 30);
 
   constructor(options: SupervisorOptions) {
     this.logger = options.logger;
@@ -204,7 +206,7 @@ export class Supervisor {
     this.move(record, 'exited');
     this.remove(record);
     if (!expected) {
-      app.lastFailure = { at: new Date().toISOString(), worker: slot, pid: record.pid, code, signal, reason, stderr: stderr.slice(-10) };
+      app.lastFailure = { at: new Date().toISOString(), worker: slot, pid: record.pid, code, signal, reason, stderr: reportLines(stderr) };
     }
     if (stats && !this.stopping) {
       const decision = decideExit(
@@ -294,6 +296,7 @@ export class Supervisor {
   private checkStopped(): void {
     if (!this.stopping || this.byKey.size > 0) return;
     this.logger.info({ event: 'supervisor.stopped' }, 'every worker has exited; bye');
+    clearInterval(this.keepAlive);
     this.finish(0);
   }
 
@@ -341,6 +344,11 @@ export class Supervisor {
       app.state = state;
     }
   }
+}
+
+/** The stderr lines worth keeping in a failure report: Node's internal stack frames are noise. */
+function reportLines(stderr: readonly string[]): string[] {
+  return stderr.filter((line) => !/^\s+at (?:async )?(?:.*\()?node:internal\//.test(line)).slice(-20);
 }
 
 function label(record: WorkerRecord): string {
