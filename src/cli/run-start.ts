@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import type { ResolvedConfig } from '../config/define.ts';
 import { DEFAULT_CONFIG, loadConfigFile } from '../config/load.ts';
 import { resolveConfig } from '../config/schema.ts';
-import { UsageError } from '../errors.ts';
+import { ConfigInvalidError, UsageError } from '../errors.ts';
 import { startSupervisor } from '../supervisor/start.ts';
 import type { StartArgs } from './commands/start.ts';
 
@@ -20,7 +20,11 @@ export async function configFromArgs(args: StartArgs): Promise<ResolvedConfig> {
   if (args.script !== undefined) {
     if (args.config !== undefined) throw new UsageError('Give either a script or --config, not both.');
     const app = { script: args.script, ...(args.name !== undefined ? { name: args.name } : {}), ...overrides };
-    return resolveConfig({ apps: [app] }, { file: null, baseDir: process.cwd() });
+    try {
+      return resolveConfig({ apps: [app] }, { file: null, baseDir: process.cwd() });
+    } catch (error) {
+      throw nameTheFlag(error);
+    }
   }
   const file = resolve(args.config ?? DEFAULT_CONFIG);
   return loadConfigFile(file, (raw) => applyOverrides(raw, overrides, args.name));
@@ -73,4 +77,13 @@ function parseEnv(pairs: string[]): Record<string, string> {
     env[pair.slice(0, eq)] = pair.slice(eq + 1);
   }
   return env;
+}
+
+// On the command line, `apps[0].killTimeout` is the --kill-timeout flag: say so.
+function nameTheFlag(error: unknown): unknown {
+  if (!(error instanceof ConfigInvalidError)) return error;
+  const key = /^apps\[0\]\.(\w+)/.exec(error.keyPath)?.[1];
+  if (!key) return error;
+  const flag = key === 'args' ? 'the arguments after --' : key === 'script' ? 'the script argument' : `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+  return new ConfigInvalidError(error.keyPath, error.message.replace(` at ${error.keyPath}:`, ` at ${flag}:`));
 }

@@ -2,6 +2,7 @@
 // Node >= 22.18 strips TypeScript types natively, so no loader (jiti, tsx) is needed.
 import { existsSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
+import { spawnSync } from 'node:child_process';
 import { pathToFileURL } from 'node:url';
 import { ConfigLoadError, NsupError } from '../errors.ts';
 import type { ResolvedConfig } from './define.ts';
@@ -27,7 +28,7 @@ export async function importConfig(file: string): Promise<unknown> {
   try {
     module = (await import(url.href)) as { default?: unknown };
   } catch (error) {
-    throw new ConfigLoadError(`Cannot load config file ${path}: ${describeImportError(error)}`, { cause: error });
+    throw new ConfigLoadError(`Cannot load config file ${path}: ${describeImportError(error, path)}`, { cause: error });
   }
   if (module.default === undefined) {
     throw new ConfigLoadError(
@@ -48,14 +49,28 @@ export async function loadConfigFile(
   return resolveConfig(override(raw), { file: path, baseDir: dirname(path), ...extra });
 }
 
-function describeImportError(error: unknown): string {
+function describeImportError(error: unknown, path: string): string {
   if (error instanceof NsupError) return error.message;
   if (!(error instanceof Error)) return String(error);
   const code = (error as { code?: string }).code;
-  if (error instanceof SyntaxError) return `syntax error: ${error.message}. Fix the file and try again.`;
+  if (error instanceof SyntaxError) {
+    const where = syntaxErrorLocation(error, path);
+    return `syntax error${where ? ` at ${where}` : ''}: ${error.message.replace(/^\[\w+\]: /, '')}. Fix the file and try again.`;
+  }
   if (code === 'ERR_MODULE_NOT_FOUND') return `${error.message}. Check the import paths (is nsup installed?).`;
   if (code === 'ERR_UNKNOWN_FILE_EXTENSION' || code === 'ERR_UNSUPPORTED_TYPESCRIPT_SYNTAX' || code === 'ERR_INVALID_TYPESCRIPT_SYNTAX') {
     return `${error.message}. Node ${process.version} strips TypeScript types only (no enums or namespaces); use Node >= 22.18, or write the config as .js/.mjs.`;
   }
   return `${error.name}: ${error.message}`;
+}
+
+// "file:line" of a syntax error: from the stack (TypeScript stripping puts it there), else
+// from `node --check`, which prints it for plain JavaScript.
+function syntaxErrorLocation(error: SyntaxError, path: string): string | null {
+  const fromStack = /^(\S+:\d+)\n/.exec(error.stack ?? '');
+  if (fromStack?.[1]) return fromStack[1];
+  if (/\.[mc]?ts$/.test(path)) return null;
+  const check = spawnSync(process.execPath, ['--check', path], { encoding: 'utf8', timeout: 5000 });
+  const line = /^(\S+:\d+)$/m.exec(check.stderr ?? '');
+  return line?.[1] ?? null;
 }
