@@ -7,7 +7,7 @@ export function buildCli(argv: string[], run: (command: string, args: Record<str
   let cli = yargs(argv)
     .scriptName('nsup')
     .usage('$0 <command> [options]')
-    .parserConfiguration({ 'populate--': true, 'unknown-options-as-args': false })
+    .parserConfiguration({ 'populate--': true, 'unknown-options-as-args': false, 'parse-positional-numbers': false })
     .strict()
     .demandCommand(1, 'Say what to do, e.g.: nsup start app.js -i max')
     .help()

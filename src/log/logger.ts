@@ -41,8 +41,9 @@ export function createLogging(opts: { pretty?: boolean } = {}): { logger: Logger
         sync: true,
         colorize: !process.env.NO_COLOR,
         translateTime: 'HH:MM:ss.l',
-        ignore: 'hostname,event',
-        messageKey: 'msg',
+        ignore: 'pid,hostname',
+        // The messages carry the facts; the structured fields are for machines (JSON mode).
+        hideObject: true,
       })
     : stdout;
   const logger = pino(

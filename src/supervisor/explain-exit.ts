@@ -1,4 +1,5 @@
 // Turns a worker's exit (code, signal, last stderr lines) into one line a person can act on.
+import { fileURLToPath } from 'node:url';
 
 /** What is known about a worker that exited. */
 export interface ExitInfo {
@@ -38,7 +39,7 @@ const RULES: Rule[] = [
   {
     // Node prints "file:line" above the caret and "SyntaxError: message" a few lines later.
     pattern: /^(.+?):(\d+)\n(?:.*\n){0,4}?SyntaxError: (.+)$/m,
-    explain: (m) => `syntax error in ${(m[1] ?? '').replace(/^file:\/\//, '')}:${m[2]}: ${m[3]}`,
+    explain: (m) => `syntax error in ${filePath(m[1] ?? '')}:${m[2]}: ${m[3]}`,
   },
   {
     pattern: /^SyntaxError: (.+)$/m,
@@ -53,6 +54,10 @@ const RULES: Rule[] = [
     explain: (m) => `cannot find module '${m[1]}': check the path or run npm install`,
   },
 ];
+
+function filePath(name: string): string {
+  return name.startsWith('file://') ? fileURLToPath(name) : name;
+}
 
 function portOf(address: string): string {
   const colon = address.lastIndexOf(':');

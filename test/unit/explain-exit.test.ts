@@ -181,7 +181,7 @@ describe('explainExit with real Node stderr', () => {
   // KNOWN BUG (minor): for ESM, Node names the file as a file:// URL, percent-encoded; the reason strips
   // 'file://' but does not decode, so a space shows as %20. Fix: url.fileURLToPath() when the name starts
   // with file://. When fixed, remove `.fails`.
-  it.fails('an ESM syntax error in a path with a space shows the real path', () => {
+  it('an ESM syntax error in a path with a space shows the real path', () => {
     const run = runScript('with space.mjs', 'const x = ;\n');
     expect(explainTail(run)).toBe(`syntax error in ${join(dir, 'with space.mjs')}:1: Unexpected token ';'`);
   });

@@ -72,7 +72,7 @@ describe('parseArgv: arguments after --', () => {
   // look like numbers into numbers, so the app receives '1.5' for '1.50', '16' for '0x10', '1000'
   // for '1e3'. Fix in src/cli/parse.ts: add 'parse-positional-numbers': false to parserConfiguration.
   // When fixed, this test starts failing: remove `.fails`.
-  it.fails('passes number-like app arguments through untouched', async () => {
+  it('passes number-like app arguments through untouched', async () => {
     const { args } = await parseArgv(['start', 'app.js', '--', '--port', '3000', '--ratio', '1.50', '0x10', '1e3']);
     expect(args['--']).toEqual(['--port', '3000', '--ratio', '1.50', '0x10', '1e3']);
   });
