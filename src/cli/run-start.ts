@@ -10,7 +10,8 @@ import type { StartArgs } from './commands/start.ts';
 /** Load the config named by the flags and run the supervisor until it stops; resolves with the exit code. */
 export async function runStart(args: StartArgs): Promise<number> {
   const config = await configFromArgs(args);
-  const running = await startSupervisor(config);
+  // A reload re-reads the same file with the same flags on top, and validates it again.
+  const running = await startSupervisor(config, { loadConfig: () => configFromArgs(args) });
   return running.done;
 }
 
@@ -40,6 +41,10 @@ function appOverrides(args: StartArgs): Record<string, unknown> {
   if (args.listenTimeout !== undefined) out.listenTimeout = args.listenTimeout;
   if (args.waitReady !== undefined) out.waitReady = args.waitReady;
   if (args.jsonLogs !== undefined) out.jsonLogs = args.jsonLogs;
+  if (args.watch !== undefined || args.ignore !== undefined) {
+    const paths = (args.watch ?? []).filter(Boolean).map((path) => resolve(path));
+    out.watch = { ...(paths.length > 0 ? { paths } : {}), ...(args.ignore ? { ignore: args.ignore } : {}) };
+  }
   if (args['--'] !== undefined && args['--'].length > 0) out.args = args['--'].map(String);
   return out;
 }

@@ -48,6 +48,8 @@ export interface AppConfig {
   listenTimeout?: Duration;
   /** A worker counts as up only once it calls ready() / process.send('ready'). Default false. */
   waitReady?: boolean;
+  /** How many new workers a rolling reload starts at once. Default 1. */
+  reloadBatch?: number;
   /** Write worker output lines that are JSON objects untouched, without the `[app:id]` prefix. Default false. */
   jsonLogs?: boolean;
   /** Replace a worker whose RSS grows above this ('512MB' or bytes). */
@@ -89,6 +91,7 @@ export interface ResolvedApp {
   killTimeoutMs: number;
   listenTimeoutMs: number;
   waitReady: boolean;
+  reloadBatch: number;
   jsonLogs: boolean;
   maxMemoryBytes: number | null;
 }

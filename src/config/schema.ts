@@ -119,6 +119,8 @@ const APP = {
   killTimeout: duration('How long a stopping worker may drain before SIGKILL.', '5s'),
   listenTimeout: duration('How long a new worker may take to listen (or call ready()).', '10s'),
   waitReady: flag('A worker counts as up only once it calls ready().'),
+  reloadBatch: field('How many new workers a rolling reload starts at once.', 1, (v, at, c) =>
+    typeof v === 'number' && Number.isSafeInteger(v) && v > 0 ? v : bad(c.where, at, v, 'a positive integer')),
   jsonLogs: flag('Pass worker output lines that are JSON objects through untouched.'),
   maxMemory: field('Replace a worker whose RSS grows above this.', undefined, (v, at, c) =>
     v === undefined ? null : parseSize(v, at, c.where)),
@@ -200,6 +202,7 @@ function resolveApp(value: unknown, at: string, c: Ctx): ResolvedApp {
     killTimeoutMs: a.killTimeout,
     listenTimeoutMs: a.listenTimeout,
     waitReady: a.waitReady,
+    reloadBatch: a.reloadBatch,
     jsonLogs: a.jsonLogs,
     maxMemoryBytes: a.maxMemory,
   };

@@ -1,3 +1,6 @@
+import type { ResolvedApp } from '../config/define.ts';
+import type { ReloadResult } from './records.ts';
+
 // Every input of the primary, as one union. Signal handlers, worker events and timers only
 // enqueue these; the supervisor handles them one at a time, in order.
 
@@ -15,6 +18,10 @@ export type SupervisorEvent =
   | { type: 'restart-due'; key: number }
   /** A stopping worker outlived its kill timeout: SIGKILL it. */
   | { type: 'kill-due'; key: number }
+  /** A new worker of a reload did not come up within listenTimeout. */
+  | { type: 'listen-timeout'; key: number }
+  /** Start a rolling reload of one app with this (already validated) config. */
+  | { type: 'reload-start'; app: string; config: ResolvedApp; trigger: string; finish: (result: ReloadResult) => void }
   /** SIGTERM/SIGINT (or an API call): drain everything and stop; a second one stops at once. */
   | { type: 'stop'; source: string };
 

@@ -2,21 +2,25 @@
 import type { ResolvedConfig } from '../config/define.ts';
 import { UnsupportedRuntimeError } from '../errors.ts';
 import { createLogging } from '../log/logger.ts';
+import { watchApp, type AppWatcher } from '../watch/watcher.ts';
+import { ReloadController, type ConfigSource } from './reload.ts';
 import { installSignals } from './signals.ts';
 import { Supervisor } from './supervisor.ts';
 
 /** A running supervisor; `done` resolves with the exit code after a stop, logs flushed. */
 export interface RunningSupervisor {
   supervisor: Supervisor;
+  reloads: ReloadController;
   done: Promise<number>;
 }
 
-/** Start supervising `config` in this process, with signal handling. */
-export async function startSupervisor(config: ResolvedConfig): Promise<RunningSupervisor> {
+/** Start supervising `config` in this process, with signal handling and file watching. */
+export async function startSupervisor(config: ResolvedConfig, options: { loadConfig?: ConfigSource } = {}): Promise<RunningSupervisor> {
   checkRuntime(config);
   const { logger, output } = createLogging();
   const supervisor = new Supervisor({ config, logger, output });
-  const removeSignals = installSignals(supervisor, logger);
+  const reloads = new ReloadController({ supervisor, logger, loadConfig: options.loadConfig ?? (async () => config) });
+  const removeSignals = installSignals(supervisor, reloads, logger);
   logger.info(
     { event: 'supervisor.start', pid: process.pid, node: process.version, config: config.file, apps: config.apps.map((a) => a.name) },
     `nsup ${process.version} supervising ${config.apps.map((a) => a.name).join(', ')}${config.file ? ` from ${config.file}` : ''}`,
@@ -27,12 +31,26 @@ export async function startSupervisor(config: ResolvedConfig): Promise<RunningSu
     process.exit(1);
   });
   supervisor.start();
-  const done = supervisor.done.then((code) => {
+  const watchers: AppWatcher[] = [];
+  for (const app of config.apps) {
+    const watcher = watchApp(app, (paths) => {
+      const shown = paths.slice(0, 3).join(', ') + (paths.length > 3 ? ` and ${paths.length - 3} more` : '');
+      logger.info({ event: 'watch.change', app: app.name, paths }, `${app.name}: files changed (${shown}): reloading`);
+      void reloads.request([app.name], 'file change');
+    });
+    if (!watcher) continue;
+    watchers.push(watcher);
+    void watcher.ready.then(() =>
+      logger.info({ event: 'watch.ready', app: app.name, paths: app.watch?.paths }, `${app.name}: watching ${app.watch?.paths.join(', ')} for changes`),
+    );
+  }
+  const done = supervisor.done.then(async (code) => {
     removeSignals();
+    await Promise.all(watchers.map((w) => w.close()));
     output.flush();
     return code;
   });
-  return { supervisor, done };
+  return { supervisor, reloads, done };
 }
 
 /** A .ts app needs a Node that strips types (or a loader in nodeArgs). */

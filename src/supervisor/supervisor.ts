@@ -1,66 +1,19 @@
 // The primary: owns the worker table and the event queue, and is the only place that forks,
 // signals or times workers. Decisions come from the pure modules next to it.
-import type { Worker } from 'node:cluster';
 import type { ResolvedApp, ResolvedConfig } from '../config/define.ts';
 import type { Logger, Output } from '../log/logger.ts';
-import { forwardWorkerOutput, type WorkerOutput } from '../log/worker-output.ts';
+import { forwardWorkerOutput } from '../log/worker-output.ts';
 import { NSUP_IPC, isReadyMessage } from '../ipc/protocol.ts';
 import { spawnWorker } from '../worker/spawn.ts';
-import { deriveAppState, type AppState } from './app-state.ts';
+import { deriveAppState } from './app-state.ts';
 import { decideExit, formatDelay, type StopReason } from './backoff.ts';
 import { EventQueue, type SupervisorEvent } from './events.ts';
 import { explainExit } from './explain-exit.ts';
+import { freshSlots, label, reportLines, type AppRuntime, type ReloadResult, type WorkerRecord } from './records.ts';
+import { nextReloadStep } from './reload-plan.ts';
 import { ALIVE, canTransition, isUp, type WorkerState } from './worker-state.ts';
 
-/** One worker process of an app slot (or a slot waiting in backoff to get one). */
-export interface WorkerRecord {
-  /** Unique for the supervisor's lifetime; events refer to records by key. */
-  readonly key: number;
-  readonly app: AppRuntime;
-  /** Stable slot 0..n-1 (NSUP_WORKER_ID), kept across restarts. */
-  readonly slot: number;
-  readonly generation: number;
-  state: WorkerState;
-  worker: Worker | null;
-  pid: number | null;
-  forkedAt: number;
-  /** Set before nsup asks a worker to stop, so that exit is never taken for a crash. */
-  stopReason: StopReason | null;
-  /** The one timer the record owns (backoff or kill timeout); cleared on every transition. */
-  timer: NodeJS.Timeout | null;
-  output: WorkerOutput | null;
-  log: Logger;
-}
-
-/** Per-slot history that outlives each process. */
-export interface SlotStats {
-  restarts: number;
-  /** Consecutive failed starts; reset by a worker that stays up for restart.minUptime. */
-  failures: number;
-  /** restart.maxRestarts was hit: the slot is not restarted until a reload. */
-  halted: boolean;
-}
-
-/** The last unexpected exit of an app, kept for status and crash-loop reports. */
-export interface Failure {
-  at: string;
-  worker: number;
-  pid: number | null;
-  code: number | null;
-  signal: string | null;
-  reason: string;
-  stderr: string[];
-}
-
-/** One app under supervision. */
-export interface AppRuntime {
-  config: ResolvedApp;
-  generation: number;
-  records: WorkerRecord[];
-  slots: SlotStats[];
-  state: AppState;
-  lastFailure: Failure | null;
-}
+export type { AppRuntime, WorkerRecord } from './records.ts';
 
 /** How the supervisor talks to the outside world. */
 export interface SupervisorOptions {
@@ -69,7 +22,9 @@ export interface SupervisorOptions {
   output: Output;
 }
 
-/** Supervises every app of a config until stop(); `done` resolves with the exit code. */
+type EventOf<T extends SupervisorEvent['type']> = Extract<SupervisorEvent, { type: T }>;
+
+/** Supervises every app of a config until stopped; `done` resolves with the exit code. */
 export class Supervisor {
   readonly apps = new Map<string, AppRuntime>();
   readonly done: Promise<number>;
@@ -87,37 +42,42 @@ export class Supervisor {
     this.logger = options.logger;
     this.output = options.output;
     this.done = new Promise((resolve) => (this.finish = resolve));
-    for (const app of options.config.apps) {
-      this.apps.set(app.name, {
-        config: app,
-        generation: 1,
-        records: [],
-        slots: Array.from({ length: app.instances }, () => ({ restarts: 0, failures: 0, halted: false })),
-        state: 'starting',
-        lastFailure: null,
-      });
+    for (const config of options.config.apps) {
+      const slots = freshSlots(config.instances);
+      this.apps.set(config.name, { config, generation: 1, records: [], slots, state: 'starting', lastFailure: null, reload: null, lastReload: null });
     }
+  }
+
+  /** Whether a stop has begun. */
+  get isStopping(): boolean {
+    return this.stopping;
   }
 
   /** Fork every app's workers. */
   start(): void {
     for (const app of this.apps.values()) {
+      const { name, instances, instancesSource } = app.config;
       this.logger.info(
-        { event: 'app.instances', app: app.config.name, instances: app.config.instances, source: app.config.instancesSource },
-        `${app.config.name}: ${app.config.instances} worker${app.config.instances === 1 ? '' : 's'} (${app.config.instancesSource})`,
+        { event: 'app.instances', app: name, instances, source: instancesSource },
+        `${name}: ${instances} worker${instances === 1 ? '' : 's'} (${instancesSource})`,
       );
-      for (let slot = 0; slot < app.config.instances; slot++) this.fork(app, slot);
+      for (let slot = 0; slot < instances; slot++) this.fork(app, app.config, slot, app.generation);
     }
     this.refreshAppStates();
   }
 
-  /** Put an event on the queue (signal handlers and tests use this). */
+  /** Put an event on the queue (signal handlers, the reload controller and tests use this). */
   enqueue(event: SupervisorEvent): void {
     this.queue.push(event);
   }
 
+  /** Roll `app` onto `config` (a fresh, validated copy of its config); resolves when done or rolled back. */
+  reloadApp(app: string, config: ResolvedApp, trigger: string): Promise<ReloadResult> {
+    return new Promise((finish) => this.enqueue({ type: 'reload-start', app, config, trigger, finish }));
+  }
+
   // One handler per event type; a missing one is a type error.
-  private readonly handlers: { [T in SupervisorEvent['type']]: (event: Extract<SupervisorEvent, { type: T }>) => void } = {
+  private readonly handlers: { [T in SupervisorEvent['type']]: (event: EventOf<T>) => void } = {
     'worker-online': ({ key }) => this.move(this.byKey.get(key), 'online'),
     'worker-listening': ({ key, address }) => {
       const record = this.byKey.get(key);
@@ -127,7 +87,7 @@ export class Supervisor {
     },
     'worker-ready': ({ key }) => {
       const record = this.byKey.get(key);
-      if (record && record.app.config.waitReady && record.state !== 'ready') this.move(record, 'ready');
+      if (record?.config.waitReady && record.state !== 'ready' && record.state !== 'stopping') this.move(record, 'ready');
     },
     'worker-exit': (event) => this.onExit(event),
     'restart-due': ({ key }) => {
@@ -135,44 +95,43 @@ export class Supervisor {
       if (!record || record.state !== 'waiting') return;
       this.move(record, 'exited');
       this.remove(record);
-      this.fork(record.app, record.slot);
+      this.fork(record.app, record.config, record.slot, record.generation);
     },
     'kill-due': ({ key }) => {
       const record = this.byKey.get(key);
       if (!record?.worker || !ALIVE.has(record.state)) return;
       record.log.warn(
-        { event: 'worker.kill', killTimeoutMs: record.app.config.killTimeoutMs },
-        `${label(record)} did not finish draining within ${formatDelay(record.app.config.killTimeoutMs)}: SIGKILL`,
+        { event: 'worker.kill', killTimeoutMs: record.config.killTimeoutMs },
+        `${label(record)} did not finish draining within ${formatDelay(record.config.killTimeoutMs)}: SIGKILL`,
       );
       record.worker.process.kill('SIGKILL');
     },
+    'listen-timeout': ({ key }) => {
+      const record = this.byKey.get(key);
+      const run = record?.app.reload;
+      if (!record || !run || record.generation !== run.generation || this.isUpRecord(record)) return;
+      run.failed.set(record.slot, `did not ${record.config.waitReady ? 'call ready()' : 'listen'} within ${formatDelay(record.config.listenTimeoutMs)}`);
+      this.advanceReload(record.app);
+    },
+    'reload-start': (event) => this.onReloadStart(event),
     stop: ({ source }) => this.onStop(source),
   };
 
-  private fork(app: AppRuntime, slot: number): void {
-    const worker = spawnWorker({ app: app.config, slot, generation: app.generation });
-    const record: WorkerRecord = {
-      key: this.nextKey++,
-      app,
-      slot,
-      generation: app.generation,
-      state: 'starting',
-      worker,
-      pid: worker.process.pid ?? null,
-      forkedAt: Date.now(),
-      stopReason: null,
-      timer: null,
-      output: null,
-      log: this.logger.child({ app: app.config.name, worker: slot, pid: worker.process.pid, gen: app.generation }),
-    };
+  private fork(app: AppRuntime, config: ResolvedApp, slot: number, generation: number): WorkerRecord {
+    const worker = spawnWorker({ app: config, slot, generation });
+    const pid = worker.process.pid ?? null;
+    const record = this.newRecord(app, config, slot, generation, 'starting');
+    record.worker = worker;
+    record.pid = pid;
+    record.forkedAt = Date.now();
+    record.log = this.logger.child({ app: config.name, worker: slot, pid, gen: generation });
     record.output = forwardWorkerOutput({
       stdout: worker.process.stdout,
       stderr: worker.process.stderr,
-      prefix: `[${app.config.name}:${slot}]`,
-      jsonLogs: app.config.jsonLogs,
+      prefix: `[${config.name}:${slot}]`,
+      jsonLogs: config.jsonLogs,
       output: this.output,
     });
-    this.add(record);
     record.log.info({ event: 'worker.state', from: null, to: 'starting' }, `${label(record)} starting`);
     const key = record.key;
     worker.on('online', () => this.enqueue({ type: 'worker-online', key }));
@@ -188,13 +147,13 @@ export class Supervisor {
       const bound = new Promise((resolve) => setTimeout(resolve, 200).unref());
       void Promise.race([flushed, bound]).then(() => this.enqueue({ type: 'worker-exit', key, code, signal }));
     });
+    return record;
   }
 
-  private onExit({ key, code, signal }: Extract<SupervisorEvent, { type: 'worker-exit' }>): void {
+  private onExit({ key, code, signal }: EventOf<'worker-exit'>): void {
     const record = this.byKey.get(key);
     if (!record) return;
     const { app, slot } = record;
-    const stats = app.slots[slot];
     const uptimeMs = Date.now() - record.forkedAt;
     const stderr = record.output?.stderrTail ?? [];
     const expected = record.stopReason !== null;
@@ -208,51 +167,47 @@ export class Supervisor {
     if (!expected) {
       app.lastFailure = { at: new Date().toISOString(), worker: slot, pid: record.pid, code, signal, reason, stderr: reportLines(stderr) };
     }
-    if (stats && !this.stopping) {
-      const decision = decideExit(
-        { stopReason: record.stopReason, uptimeMs, failures: stats.failures, shuttingDown: this.stopping },
-        app.config.restart,
-      );
-      if (decision.kind === 'restart') {
-        stats.failures = decision.failures;
-        stats.restarts++;
-        if (decision.delayMs === 0) {
-          record.log.info({ event: 'worker.restart', delayMs: 0, attempt: decision.failures }, `restarting ${label(record)} now`);
-          this.fork(app, slot);
-        } else {
-          this.wait(app, slot, decision.delayMs, decision.failures);
-        }
-      } else if (decision.kind === 'halt') {
-        stats.failures = decision.failures;
-        stats.halted = true;
-        record.log.error(
-          { event: 'worker.halted', failures: decision.failures, lastFailure: app.lastFailure },
-          `${label(record)} failed to start ${decision.failures} times in a row (restart.maxRestarts = ${app.config.restart.maxRestarts}): ` +
-            `not restarting it. Last failure: ${reason}. Fix the cause, then reload or restart the app.`,
-        );
-      }
+    const run = app.reload;
+    if (run && record.generation === run.generation) {
+      // A new worker of a reload: its failure fails the reload, it is never restarted.
+      if (!expected) run.failed.set(slot, `exited before it was up: ${reason}`);
+      this.advanceReload(app);
+    } else {
+      if (!expected) this.restartAfterCrash(record, uptimeMs, reason);
+      if (run) this.advanceReload(app);
     }
     this.refreshAppStates();
     this.checkStopped();
   }
 
+  private restartAfterCrash(record: WorkerRecord, uptimeMs: number, reason: string): void {
+    const { app, slot } = record;
+    const stats = app.slots[slot];
+    if (!stats || this.stopping || record.generation !== app.generation) return;
+    const decision = decideExit({ stopReason: record.stopReason, uptimeMs, failures: stats.failures, shuttingDown: this.stopping }, app.config.restart);
+    if (decision.kind === 'restart') {
+      stats.failures = decision.failures;
+      stats.restarts++;
+      if (decision.delayMs === 0) {
+        record.log.info({ event: 'worker.restart', delayMs: 0, attempt: decision.failures }, `restarting ${label(record)} now`);
+        this.fork(app, app.config, slot, app.generation);
+      } else {
+        this.wait(app, slot, decision.delayMs, decision.failures);
+      }
+    } else if (decision.kind === 'halt') {
+      stats.failures = decision.failures;
+      stats.halted = true;
+      record.log.error(
+        { event: 'worker.halted', failures: decision.failures, lastFailure: app.lastFailure },
+        `${label(record)} failed to start ${decision.failures} times in a row (restart.maxRestarts = ${app.config.restart.maxRestarts}): ` +
+          `not restarting it. Last failure: ${reason}. Fix the cause, then reload the app.`,
+      );
+    }
+  }
+
   /** Park a slot in 'waiting' for its backoff, then fork it again. */
   private wait(app: AppRuntime, slot: number, delayMs: number, attempt: number): void {
-    const record: WorkerRecord = {
-      key: this.nextKey++,
-      app,
-      slot,
-      generation: app.generation,
-      state: 'waiting',
-      worker: null,
-      pid: null,
-      forkedAt: 0,
-      stopReason: null,
-      timer: null,
-      output: null,
-      log: this.logger.child({ app: app.config.name, worker: slot, gen: app.generation }),
-    };
-    this.add(record);
+    const record = this.newRecord(app, app.config, slot, app.generation, 'waiting');
     const failure = app.lastFailure;
     record.log.warn(
       { event: 'worker.restart', delayMs, attempt, lastFailure: failure },
@@ -260,6 +215,101 @@ export class Supervisor {
     );
     const key = record.key;
     record.timer = setTimeout(() => this.enqueue({ type: 'restart-due', key }), delayMs);
+  }
+
+  private onReloadStart({ app: name, config, trigger, finish }: EventOf<'reload-start'>): void {
+    const app = this.apps.get(name);
+    const refuse = (reason: string) => finish({ app: name, ok: false, generation: app?.generation ?? 0, durationMs: 0, reason });
+    if (!app) return refuse(`no app named '${name}'`);
+    if (this.stopping) return refuse('the supervisor is stopping');
+    if (app.reload) return refuse('a reload of this app is already running');
+    const generation = Math.max(app.generation, ...app.records.map((r) => r.generation)) + 1;
+    app.reload = { generation, config, trigger, startedAt: Date.now(), phase: 'surge', failed: new Map(), finish };
+    this.logger.info(
+      { event: 'reload.start', app: name, trigger, generation, instances: config.instances },
+      `${name}: rolling reload to generation ${generation} (${trigger}): ${config.instances} new worker${config.instances === 1 ? '' : 's'}, ${config.reloadBatch} at a time`,
+    );
+    // Slots parked in backoff would fork old code mid-reload; the new generation replaces them.
+    for (const record of [...app.records]) {
+      if (record.state === 'waiting') {
+        this.move(record, 'exited');
+        this.remove(record);
+      }
+    }
+    this.advanceReload(app);
+  }
+
+  /** Ask the reload plan what comes next for `app`, and do it. */
+  private advanceReload(app: AppRuntime): void {
+    const run = app.reload;
+    if (!run) return;
+    const incoming = app.records.filter((r) => r.generation === run.generation && r.stopReason === null);
+    const slotsSeen = new Set([...incoming.map((r) => r.slot), ...run.failed.keys()]);
+    const step = nextReloadStep({
+      desired: run.config.instances,
+      batch: run.config.reloadBatch,
+      phase: run.phase,
+      incoming: [...slotsSeen].map((slot) => ({
+        slot,
+        up: incoming.some((r) => r.slot === slot && this.isUpRecord(r)),
+        failed: run.failed.get(slot) ?? null,
+      })),
+      oldAlive: app.records.filter((r) => r.generation !== run.generation).length,
+    });
+    const log = this.logger.child({ app: app.config.name, gen: run.generation });
+    switch (step.kind) {
+      case 'fork':
+        for (const slot of step.slots) {
+          const record = this.fork(app, run.config, slot, run.generation);
+          const key = record.key;
+          record.listenTimer = setTimeout(() => this.enqueue({ type: 'listen-timeout', key }), run.config.listenTimeoutMs);
+          log.info({ event: 'reload.step', step: 'fork', worker: slot, pid: record.pid }, `${app.config.name}: reload: new worker ${slot} (pid ${record.pid}) starting`);
+        }
+        return;
+      case 'retire': {
+        run.phase = 'retire';
+        const old = app.records.filter((r) => r.generation !== run.generation);
+        log.info({ event: 'reload.step', step: 'retire', old: old.map((r) => r.pid) }, `${app.config.name}: reload: every new worker is up; draining ${old.length} old worker${old.length === 1 ? '' : 's'}`);
+        for (const record of old) {
+          if (record.state === 'waiting') {
+            this.move(record, 'exited');
+            this.remove(record);
+          } else if (record.state !== 'stopping') {
+            this.requestStop(record, 'reload');
+          }
+        }
+        return this.advanceReload(app);
+      }
+      case 'done':
+        return this.endReload(app, { ok: true });
+      case 'rollback':
+        for (const record of incoming) this.requestStop(record, 'rollback');
+        return this.endReload(app, { ok: false, reason: step.reason });
+      case 'wait':
+        return;
+    }
+  }
+
+  private endReload(app: AppRuntime, outcome: { ok: boolean; reason?: string }): void {
+    const run = app.reload!;
+    app.reload = null;
+    const durationMs = Date.now() - run.startedAt;
+    const result: ReloadResult = { app: app.config.name, ok: outcome.ok, generation: outcome.ok ? run.generation : app.generation, durationMs, ...(outcome.reason ? { reason: outcome.reason } : {}) };
+    if (outcome.ok) {
+      const restarts = app.slots.map((s) => s.restarts);
+      app.config = run.config;
+      app.generation = run.generation;
+      app.slots = freshSlots(run.config.instances).map((s, i) => ({ ...s, restarts: restarts[i] ?? 0 }));
+      this.logger.info({ event: 'reload.done', app: app.config.name, generation: run.generation, durationMs, trigger: run.trigger }, `${app.config.name}: reload to generation ${run.generation} done in ${durationMs} ms`);
+    } else {
+      this.logger.error(
+        { event: 'reload.rolled-back', app: app.config.name, generation: run.generation, durationMs, reason: outcome.reason, lastFailure: app.lastFailure, trigger: run.trigger },
+        `${app.config.name}: reload to generation ${run.generation} rolled back after ${durationMs} ms because ${outcome.reason}; generation ${app.generation} keeps serving`,
+      );
+    }
+    app.lastReload = result;
+    this.refreshAppStates();
+    run.finish(result);
   }
 
   private onStop(source: string): void {
@@ -270,6 +320,7 @@ export class Supervisor {
     }
     this.stopping = true;
     this.logger.info({ event: 'supervisor.stopping', source }, `${source}: draining every worker, then stopping`);
+    for (const app of this.apps.values()) if (app.reload) this.endReload(app, { ok: false, reason: 'the supervisor is stopping' });
     for (const record of [...this.byKey.values()]) {
       if (record.state === 'waiting') {
         this.move(record, 'exited');
@@ -286,7 +337,7 @@ export class Supervisor {
   private requestStop(record: WorkerRecord, reason: StopReason): void {
     record.stopReason = reason;
     this.move(record, 'stopping');
-    const timeoutMs = record.app.config.killTimeoutMs;
+    const timeoutMs = record.config.killTimeoutMs;
     if (record.worker?.isConnected()) record.worker.send({ nsup: NSUP_IPC, type: 'shutdown', timeoutMs }, () => {});
     else record.worker?.process.kill('SIGTERM');
     const key = record.key;
@@ -300,7 +351,7 @@ export class Supervisor {
     this.finish(0);
   }
 
-  /** The one transition function: checks the table, clears the record's timer, logs once. */
+  /** The one transition function: checks the table, clears the record's timers, logs once. */
   private move(record: WorkerRecord | undefined, to: WorkerState): void {
     if (!record || record.state === to) return;
     const from = record.state;
@@ -311,15 +362,39 @@ export class Supervisor {
     if (record.timer) clearTimeout(record.timer);
     record.timer = null;
     record.state = to;
-    if (from !== 'waiting' || to !== 'exited') {
-      record.log.info({ event: 'worker.state', from, to }, `${label(record)} ${from} → ${to}`);
+    if (record.listenTimer && (this.isUpRecord(record) || !ALIVE.has(to))) {
+      clearTimeout(record.listenTimer);
+      record.listenTimer = null;
     }
+    if (from !== 'waiting' || to !== 'exited') record.log.info({ event: 'worker.state', from, to }, `${label(record)} ${from} → ${to}`);
+    if (record.app.reload && this.isUpRecord(record)) this.advanceReload(record.app);
     this.refreshAppStates();
   }
 
-  private add(record: WorkerRecord): void {
+  private isUpRecord(record: WorkerRecord): boolean {
+    return isUp(record.state, record.config.waitReady);
+  }
+
+  private newRecord(app: AppRuntime, config: ResolvedApp, slot: number, generation: number, state: WorkerState): WorkerRecord {
+    const record: WorkerRecord = {
+      key: this.nextKey++,
+      app,
+      config,
+      slot,
+      generation,
+      state,
+      worker: null,
+      pid: null,
+      forkedAt: 0,
+      stopReason: null,
+      timer: null,
+      listenTimer: null,
+      output: null,
+      log: this.logger.child({ app: config.name, worker: slot, gen: generation }),
+    };
     this.byKey.set(record.key, record);
-    record.app.records.push(record);
+    app.records.push(record);
+    return record;
   }
 
   private remove(record: WorkerRecord): void {
@@ -332,9 +407,9 @@ export class Supervisor {
     for (const app of this.apps.values()) {
       const slots = app.slots.map((stats, slot) => ({
         ...stats,
-        up: app.records.some((r) => r.slot === slot && r.stopReason === null && isUp(r.state, app.config.waitReady)),
+        up: app.records.some((r) => r.slot === slot && r.stopReason === null && this.isUpRecord(r)),
       }));
-      const state = deriveAppState(slots, { stopping: this.stopping, reloading: false });
+      const state = deriveAppState(slots, { stopping: this.stopping, reloading: app.reload !== null });
       if (state === app.state) continue;
       const failure = state === 'crash-loop' || state === 'errored' ? app.lastFailure : undefined;
       this.logger[failure ? 'warn' : 'info'](
@@ -344,15 +419,6 @@ export class Supervisor {
       app.state = state;
     }
   }
-}
-
-/** The stderr lines worth keeping in a failure report: Node's internal stack frames are noise. */
-function reportLines(stderr: readonly string[]): string[] {
-  return stderr.filter((line) => !/^\s+at (?:async )?(?:.*\()?node:internal\//.test(line)).slice(-20);
-}
-
-function label(record: WorkerRecord): string {
-  return `worker ${record.slot} of ${record.app.config.name}${record.pid ? ` (pid ${record.pid})` : ''}`;
 }
 
 function formatAddress(address: { address?: string | null; port?: number; addressType?: number | string }): string {

@@ -61,6 +61,9 @@ function install(): void {
   // Ctrl-C signals the whole process group and systemd's default KillMode signals every
   // process: a worker drains on these and leaves the orchestration to the primary.
   for (const signal of ['SIGTERM', 'SIGINT'] as const) process.on(signal, () => void drain(killTimeout));
+  // SIGHUP to the process group (a closed terminal, `kill -HUP -pgid`) is the primary's reload
+  // signal; by default it would kill every worker at once.
+  process.on('SIGHUP', () => {});
   process.on('message', (message) => {
     if (isInternal(message) && message.type === 'shutdown') void drain(message.timeoutMs);
   });

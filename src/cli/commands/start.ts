@@ -11,6 +11,8 @@ export const startOptions = {
   'node-args': { type: 'string', description: 'arguments for node in each worker, e.g. "--max-old-space-size=512"' },
   'kill-timeout': { type: 'string', description: "drain time before SIGKILL, e.g. '5s' [default: 5s]" },
   'listen-timeout': { type: 'string', description: "time for a new worker to listen or call ready() [default: 10s]" },
+  watch: { alias: 'w', type: 'string', array: true, description: "rolling reload on file changes; optional paths [default: the script's folder]" },
+  ignore: { type: 'string', array: true, description: 'extra glob not to watch (node_modules, .git, dot-files, *.log always are)' },
   'wait-ready': { type: 'boolean', description: 'a worker counts as up only after it calls ready()' },
   'json-logs': { type: 'boolean', description: 'pass worker output lines that are JSON objects through untouched' },
 } as const;
@@ -26,6 +28,8 @@ export interface StartArgs {
   killTimeout?: string;
   listenTimeout?: string;
   waitReady?: boolean;
+  watch?: string[];
+  ignore?: string[];
   jsonLogs?: boolean;
   '--'?: Array<string | number>;
 }
