@@ -21,7 +21,9 @@ export const underNsup = cluster.isWorker && typeof process.env.NSUP_APP === 'st
 // Servers this worker listens with, and HTTP requests whose response is not finished.
 const servers = new Set<net.Server>();
 const inFlight = new Set<http.ServerResponse>();
-const httpSockets = new Set<net.Socket>();
+// Every accepted connection, HTTP or not, until it closes: one accepted just before a drain may not
+// have sent its request yet, and closing it as "idle" would reset it.
+const sockets = new Set<net.Socket>();
 let draining: Promise<void> | null = null;
 let lastActivity = Date.now();
 
@@ -41,16 +43,17 @@ function install(): void {
       if (!server) return;
       servers.add(server);
       server.once('close', () => servers.delete(server));
+      server.on('connection', (socket: net.Socket) => {
+        lastActivity = Date.now();
+        sockets.add(socket);
+        socket.once('close', () => sockets.delete(socket));
+      });
     },
   });
   diagnostics.subscribe('http.server.request.start', (message) => {
-    const { response, socket } = message as { response: http.ServerResponse; socket: net.Socket };
+    const { response } = message as { response: http.ServerResponse };
     lastActivity = Date.now();
     inFlight.add(response);
-    if (!httpSockets.has(socket)) {
-      httpSockets.add(socket);
-      socket.once('close', () => httpSockets.delete(socket));
-    }
     if (draining) closeAfter(response);
     response.once('close', () => {
       inFlight.delete(response);
@@ -85,14 +88,14 @@ async function runDrain(timeoutMs: number): Promise<void> {
   for (const response of inFlight) closeAfter(response);
   while (Date.now() < deadline) {
     const idle = inFlight.size === 0;
-    if (idle && (httpSockets.size === 0 || Date.now() - lastActivity >= IDLE_GRACE_MS)) break;
+    if (idle && (sockets.size === 0 || Date.now() - lastActivity >= IDLE_GRACE_MS)) break;
     await sleep(20);
   }
   for (const server of servers) {
     const closer = (server as Partial<http.Server>).closeIdleConnections;
     if (typeof closer === 'function') closer.call(server);
   }
-  for (const socket of httpSockets) if (inFlight.size === 0) socket.destroySoon();
+  if (inFlight.size === 0) for (const socket of sockets) socket.destroySoon();
   await runHooks(deadline);
   process.exit(0);
 }
