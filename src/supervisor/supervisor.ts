@@ -3,7 +3,8 @@
 import type { ResolvedApp, ResolvedConfig } from '../config/define.ts';
 import type { Logger, Output } from '../log/logger.ts';
 import { forwardWorkerOutput } from '../log/worker-output.ts';
-import { NSUP_IPC, isReadyMessage } from '../ipc/protocol.ts';
+import { NSUP_IPC, isInternal, isReadyMessage } from '../ipc/protocol.ts';
+import { Relay, type RelayTarget } from '../ipc/relay.ts';
 import { spawnWorker } from '../worker/spawn.ts';
 import { deriveAppState } from './app-state.ts';
 import { decideExit, formatDelay, type StopReason } from './backoff.ts';
@@ -37,11 +38,13 @@ export class Supervisor {
   private finish: (code: number) => void = () => {};
   // The primary lives until it is stopped, even with no worker left (errored apps, all waiting).
   private readonly keepAlive = setInterval(() => {}, 1 << 30);
+  private readonly relay: Relay;
 
   constructor(options: SupervisorOptions) {
     this.logger = options.logger;
     this.output = options.output;
     this.done = new Promise((resolve) => (this.finish = resolve));
+    this.relay = new Relay({ targets: (app) => this.relayTargets(app), apps: () => [...this.apps.keys()] }, this.logger);
     for (const config of options.config.apps) {
       const slots = freshSlots(config.instances);
       this.apps.set(config.name, { config, generation: 1, records: [], slots, state: 'starting', lastFailure: null, reload: null, lastReload: null });
@@ -138,6 +141,8 @@ export class Supervisor {
     worker.on('listening', (address) => this.enqueue({ type: 'worker-listening', key, address: formatAddress(address) }));
     worker.on('message', (message) => {
       if (isReadyMessage(message)) this.enqueue({ type: 'worker-ready', key });
+      else if (isInternal(message)) this.relay.onMessage(this.relayTarget(record), message);
+      // Anything else is the app's own IPC (e.g. prom-client's aggregator): left untouched.
     });
     worker.on('error', (error) => record.log.warn({ event: 'worker.state', err: error }, `${label(record)} IPC error: ${error.message}`));
     worker.once('exit', (code, signal) => {
@@ -164,6 +169,7 @@ export class Supervisor {
     );
     this.move(record, 'exited');
     this.remove(record);
+    this.relay.onWorkerExit(record.key);
     if (!expected) {
       app.lastFailure = { at: new Date().toISOString(), worker: slot, pid: record.pid, code, signal, reason, stderr: reportLines(stderr) };
     }
@@ -369,6 +375,29 @@ export class Supervisor {
     if (from !== 'waiting' || to !== 'exited') record.log.info({ event: 'worker.state', from, to }, `${label(record)} ${from} → ${to}`);
     if (record.app.reload && this.isUpRecord(record)) this.advanceReload(record.app);
     this.refreshAppStates();
+  }
+
+  /** Per slot, the newest live worker that is not being stopped: where messages to that id go. */
+  private relayTargets(appName: string): RelayTarget[] {
+    const app = this.apps.get(appName);
+    if (!app) return [];
+    const bySlot = new Map<number, WorkerRecord>();
+    for (const record of app.records) {
+      if (!record.worker || record.stopReason !== null || !ALIVE.has(record.state)) continue;
+      const current = bySlot.get(record.slot);
+      if (!current || record.generation > current.generation) bySlot.set(record.slot, record);
+    }
+    return [...bySlot.values()].sort((a, b) => a.slot - b.slot).map((record) => this.relayTarget(record));
+  }
+
+  private relayTarget(record: WorkerRecord): RelayTarget {
+    return {
+      key: record.key,
+      app: record.app.config.name,
+      slot: record.slot,
+      pid: record.pid,
+      send: (message) => (record.worker?.isConnected() ? record.worker.send(message as never, () => {}) : false),
+    };
   }
 
   private isUpRecord(record: WorkerRecord): boolean {
