@@ -52,10 +52,42 @@ export class UnsupportedRuntimeError extends NsupError {
   override readonly exitCode = EXIT.config;
 }
 
+/** A control-socket peer sent bytes that are not a valid nsup control frame or request. */
+export class ProtocolError extends NsupError {
+  override readonly code = 'NSUP_ERR_CONTROL_PROTOCOL';
+  override readonly exitCode = EXIT.runtime;
+}
+
+/** The runtime directory (control sockets, daemon logs) is unsafe or unusable. */
+export class RuntimeDirError extends NsupError {
+  override readonly code = 'NSUP_ERR_RUNTIME_DIR';
+  override readonly exitCode = EXIT.runtime;
+}
+
+/** A control command failed: nothing to talk to, an unknown app, or the supervisor's own error reply. */
+export class ControlError extends NsupError {
+  override readonly code = 'NSUP_ERR_CONTROL';
+  /** The code the supervisor replied with, when the error came from it. */
+  readonly remoteCode: string | undefined;
+  constructor(message: string, options?: { cause?: unknown; remoteCode?: string | undefined }) {
+    super(message, options);
+    this.remoteCode = options?.remoteCode;
+  }
+}
+
+/** `nsup start` of an app name that another supervisor already runs. */
+export class AlreadyRunningError extends NsupError {
+  override readonly code = 'NSUP_ERR_ALREADY_RUNNING';
+}
+
 /** Every error code, for the docs test: each must be documented in docs/errors.md. */
 export const ERROR_CODES = [
   'NSUP_ERR_CONFIG_LOAD',
   'NSUP_ERR_CONFIG_INVALID',
   'NSUP_ERR_USAGE',
   'NSUP_ERR_UNSUPPORTED_RUNTIME',
+  'NSUP_ERR_CONTROL_PROTOCOL',
+  'NSUP_ERR_RUNTIME_DIR',
+  'NSUP_ERR_CONTROL',
+  'NSUP_ERR_ALREADY_RUNNING',
 ] as const;

@@ -2,7 +2,8 @@
 import { resolve } from 'node:path';
 import type { ResolvedConfig } from '../config/define.ts';
 import { DEFAULT_CONFIG, loadConfigFile } from '../config/load.ts';
-import { resolveConfig } from '../config/schema.ts';
+import { parseSize, resolveConfig } from '../config/schema.ts';
+import { DAEMON_ENV, detach } from './detach.ts';
 import { ConfigInvalidError, UsageError } from '../errors.ts';
 import { startSupervisor } from '../supervisor/start.ts';
 import type { StartArgs } from './commands/start.ts';
@@ -10,8 +11,10 @@ import type { StartArgs } from './commands/start.ts';
 /** Load the config named by the flags and run the supervisor until it stops; resolves with the exit code. */
 export async function runStart(args: StartArgs): Promise<number> {
   const config = await configFromArgs(args);
+  const maxLogBytes = args.logMaxSize !== undefined ? parseSize(args.logMaxSize, '--log-max-size', 'command line') : null;
+  if (args.daemon && process.env[DAEMON_ENV] !== '1') return detach(config);
   // A reload re-reads the same file with the same flags on top, and validates it again.
-  const running = await startSupervisor(config, { loadConfig: () => configFromArgs(args) });
+  const running = await startSupervisor(config, { loadConfig: () => configFromArgs(args), daemon: Boolean(args.daemon), maxLogBytes });
   return running.done;
 }
 

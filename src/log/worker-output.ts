@@ -18,6 +18,7 @@ export interface WorkerOutput {
 export function forwardWorkerOutput(opts: {
   stdout: Readable | null;
   stderr: Readable | null;
+  app: string;
   prefix: string;
   jsonLogs: boolean;
   output: Output;
@@ -25,11 +26,11 @@ export function forwardWorkerOutput(opts: {
   const stderrTail: string[] = [];
   const format = (line: string): string => (opts.jsonLogs && isJsonObject(line) ? line : `${opts.prefix} ${line}`);
   const done = [
-    lines(opts.stdout, (line) => opts.output.out(format(line))),
+    lines(opts.stdout, (line) => opts.output.out(format(line), opts.app)),
     lines(opts.stderr, (line) => {
       stderrTail.push(line);
       if (stderrTail.length > STDERR_TAIL) stderrTail.shift();
-      opts.output.err(format(line));
+      opts.output.err(format(line), opts.app);
     }),
   ];
   return { stderrTail, closed: Promise.all(done).then(() => undefined) };

@@ -1,5 +1,5 @@
 import type { ResolvedApp } from '../config/define.ts';
-import type { ReloadResult } from './records.ts';
+import type { AppOpResult, ReloadResult } from './records.ts';
 
 // Every input of the primary, as one union. Signal handlers, worker events and timers only
 // enqueue these; the supervisor handles them one at a time, in order.
@@ -22,6 +22,8 @@ export type SupervisorEvent =
   | { type: 'listen-timeout'; key: number }
   /** Start a rolling reload of one app with this (already validated) config. */
   | { type: 'reload-start'; app: string; config: ResolvedApp; trigger: string; finish: (result: ReloadResult) => void }
+  /** Stop, restart or scale one app (control socket, SIGTTIN/SIGTTOU). */
+  | { type: 'app-op'; app: string; op: 'stop' | 'restart' | 'scale'; to?: number; finish: (result: AppOpResult) => void }
   /** SIGTERM/SIGINT (or an API call): drain everything and stop; a second one stops at once. */
   | { type: 'stop'; source: string };
 

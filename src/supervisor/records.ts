@@ -83,6 +83,17 @@ export interface AppRuntime {
   lastFailure: Failure | null;
   reload: ReloadRun | null;
   lastReload: ReloadResult | null;
+  /** Worker count set at run time (nsup scale, SIGTTIN/SIGTTOU); reloads keep it. */
+  scaledTo: number | null;
+  /** A stop or restart of this app is under way; `done` runs once its last worker exited. */
+  pending: { op: 'stop' | 'restart'; done: () => void } | null;
+}
+
+/** The answer to an app operation (scale, stop, restart). */
+export interface AppOpResult {
+  ok: boolean;
+  app: string;
+  message: string;
 }
 
 /** Fresh per-slot stats for `n` slots. */

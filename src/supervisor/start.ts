@@ -1,7 +1,14 @@
-// Public entry to run a supervisor in this process (the CLI's `start`, and the library API).
+// Public entry to run a supervisor in this process (the CLI's `start`, and the library API):
+// logging, control socket, signals, file watchers, usage sampling, around the Supervisor.
 import type { ResolvedConfig } from '../config/define.ts';
-import { UnsupportedRuntimeError } from '../errors.ts';
+import { liveSupervisors, request } from '../control/client.ts';
+import { createHandlers } from '../control/handlers.ts';
+import { ensureRuntimeDir, socketPath } from '../control/runtime-dir.ts';
+import { ControlServer } from '../control/server.ts';
+import type { SupervisorStatus } from '../control/types.ts';
+import { AlreadyRunningError, UnsupportedRuntimeError } from '../errors.ts';
 import { createLogging } from '../log/logger.ts';
+import { UsageSampler } from '../metrics/usage.ts';
 import { watchApp, type AppWatcher } from '../watch/watcher.ts';
 import { ReloadController, type ConfigSource } from './reload.ts';
 import { installSignals } from './signals.ts';
@@ -11,19 +18,42 @@ import { Supervisor } from './supervisor.ts';
 export interface RunningSupervisor {
   supervisor: Supervisor;
   reloads: ReloadController;
+  /** Path of this supervisor's control socket. */
+  socket: string;
   done: Promise<number>;
 }
 
-/** Start supervising `config` in this process, with signal handling and file watching. */
-export async function startSupervisor(config: ResolvedConfig, options: { loadConfig?: ConfigSource } = {}): Promise<RunningSupervisor> {
+/** How to run: where reloads get their config, and whether this is a detached daemon. */
+export interface StartOptions {
+  loadConfig?: ConfigSource;
+  /** Daemon mode: logs go to `<app>.log` files in the runtime dir instead of stdout. */
+  daemon?: boolean;
+  /** Daemon mode: rotate a log file past this size. */
+  maxLogBytes?: number | null;
+}
+
+// How often worker CPU and memory are sampled for `nsup status`.
+const USAGE_INTERVAL_MS = 2000;
+
+/** Start supervising `config` in this process. */
+export async function startSupervisor(config: ResolvedConfig, options: StartOptions = {}): Promise<RunningSupervisor> {
   checkRuntime(config);
-  const { logger, output } = createLogging();
+  const dir = ensureRuntimeDir();
+  await refuseDuplicates(config);
+  const { logger, output } = createLogging(options.daemon ? { daemonDir: dir, maxLogBytes: options.maxLogBytes ?? null } : {});
   const supervisor = new Supervisor({ config, logger, output });
   const reloads = new ReloadController({ supervisor, logger, loadConfig: options.loadConfig ?? (async () => config) });
-  const removeSignals = installSignals(supervisor, reloads, logger);
+  const usage = new UsageSampler();
+  const control = new ControlServer({
+    path: socketPath(dir, process.pid),
+    logger,
+    handlers: createHandlers({ supervisor, reloads, output, usage, meta: { config: config.file, mode: options.daemon ? 'daemon' : 'foreground' } }),
+  });
+  await control.listen();
+  const removeSignals = installSignals({ supervisor, reloads, output, logger });
   logger.info(
-    { event: 'supervisor.start', pid: process.pid, node: process.version, config: config.file, apps: config.apps.map((a) => a.name) },
-    `nsup ${process.version} supervising ${config.apps.map((a) => a.name).join(', ')}${config.file ? ` from ${config.file}` : ''}`,
+    { event: 'supervisor.start', pid: process.pid, node: process.version, config: config.file, apps: config.apps.map((a) => a.name), socket: socketPath(dir, process.pid) },
+    `nsup ${process.version} (pid ${process.pid}) supervising ${config.apps.map((a) => a.name).join(', ')}${config.file ? ` from ${config.file}` : ''}`,
   );
   process.on('uncaughtException', (error) => {
     logger.fatal({ event: 'supervisor.error', err: error }, `nsup crashed: ${error.stack ?? error.message}`);
@@ -31,6 +61,23 @@ export async function startSupervisor(config: ResolvedConfig, options: { loadCon
     process.exit(1);
   });
   supervisor.start();
+  const sampler = setInterval(() => {
+    const pids = [...supervisor.apps.values()].flatMap((app) => app.records.map((r) => r.pid)).filter((pid): pid is number => pid !== null);
+    usage.sample(pids);
+  }, USAGE_INTERVAL_MS).unref();
+  const watchers = startWatchers(config, reloads, logger);
+  const done = supervisor.done.then(async (code) => {
+    removeSignals();
+    clearInterval(sampler);
+    await Promise.all([control.close(), ...watchers.map((w) => w.close())]);
+    output.flush();
+    return code;
+  });
+  return { supervisor, reloads, socket: socketPath(dir, process.pid), done };
+}
+
+/** One watcher per app with `watch`; a burst of changes becomes one reload request. */
+function startWatchers(config: ResolvedConfig, reloads: ReloadController, logger: import('../log/logger.ts').Logger): AppWatcher[] {
   const watchers: AppWatcher[] = [];
   for (const app of config.apps) {
     const watcher = watchApp(app, (paths) => {
@@ -44,13 +91,22 @@ export async function startSupervisor(config: ResolvedConfig, options: { loadCon
       logger.info({ event: 'watch.ready', app: app.name, paths: app.watch?.paths }, `${app.name}: watching ${app.watch?.paths.join(', ')} for changes`),
     );
   }
-  const done = supervisor.done.then(async (code) => {
-    removeSignals();
-    await Promise.all(watchers.map((w) => w.close()));
-    output.flush();
-    return code;
-  });
-  return { supervisor, reloads, done };
+  return watchers;
+}
+
+/** An app name may run under one supervisor only. */
+async function refuseDuplicates(config: ResolvedConfig): Promise<void> {
+  const names = new Set(config.apps.map((app) => app.name));
+  for (const live of await liveSupervisors()) {
+    if (live.pid === process.pid) continue;
+    const status = (await request(live.path, 'status', {}, { timeoutMs: 3000 }).catch(() => null)) as SupervisorStatus | null;
+    const clash = status?.apps.find((app) => names.has(app.name));
+    if (clash) {
+      throw new AlreadyRunningError(
+        `app '${clash.name}' is already running under nsup supervisor ${live.pid}${status?.config ? ` (${status.config})` : ''}. Stop it first (nsup stop ${clash.name}), or start this one under another name (-n).`,
+      );
+    }
+  }
 }
 
 /** A .ts app needs a Node that strips types (or a loader in nodeArgs). */

@@ -10,7 +10,7 @@ import { deriveAppState } from './app-state.ts';
 import { decideExit, formatDelay, type StopReason } from './backoff.ts';
 import { EventQueue, type SupervisorEvent } from './events.ts';
 import { explainExit } from './explain-exit.ts';
-import { freshSlots, label, reportLines, type AppRuntime, type ReloadResult, type WorkerRecord } from './records.ts';
+import { freshSlots, label, reportLines, type AppOpResult, type AppRuntime, type ReloadResult, type WorkerRecord } from './records.ts';
 import { nextReloadStep } from './reload-plan.ts';
 import { ALIVE, canTransition, isUp, type WorkerState } from './worker-state.ts';
 
@@ -31,7 +31,10 @@ export class Supervisor {
   readonly done: Promise<number>;
   private readonly logger: Logger;
   private readonly output: Output;
-  private readonly queue = new EventQueue<SupervisorEvent>((event) => this.handlers[event.type](event as never));
+  private readonly queue = new EventQueue<SupervisorEvent>((event) => {
+    this.handlers[event.type](event as never);
+    for (const watcher of this.watchers) if (watcher()) this.watchers.delete(watcher);
+  });
   private readonly byKey = new Map<number, WorkerRecord>();
   private nextKey = 1;
   private stopping = false;
@@ -39,6 +42,9 @@ export class Supervisor {
   // The primary lives until it is stopped, even with no worker left (errored apps, all waiting).
   private readonly keepAlive = setInterval(() => {}, 1 << 30);
   private readonly relay: Relay;
+  /** Checks run after every event; a check that returns true is done and removed. */
+  private readonly watchers = new Set<() => boolean>();
+  readonly startedAt = new Date();
 
   constructor(options: SupervisorOptions) {
     this.logger = options.logger;
@@ -47,7 +53,7 @@ export class Supervisor {
     this.relay = new Relay({ targets: (app) => this.relayTargets(app), apps: () => [...this.apps.keys()] }, this.logger);
     for (const config of options.config.apps) {
       const slots = freshSlots(config.instances);
-      this.apps.set(config.name, { config, generation: 1, records: [], slots, state: 'starting', lastFailure: null, reload: null, lastReload: null });
+      this.apps.set(config.name, { config, generation: 1, records: [], slots, state: 'starting', lastFailure: null, reload: null, lastReload: null, pending: null, scaledTo: null });
     }
   }
 
@@ -72,6 +78,40 @@ export class Supervisor {
   /** Put an event on the queue (signal handlers, the reload controller and tests use this). */
   enqueue(event: SupervisorEvent): void {
     this.queue.push(event);
+  }
+
+  /** Stop, restart or scale an app; resolves once the operation has taken effect. */
+  appOp(app: string, op: 'stop' | 'restart' | 'scale', to?: number): Promise<AppOpResult> {
+    return new Promise((finish) => this.enqueue({ type: 'app-op', app, op, ...(to !== undefined ? { to } : {}), finish }));
+  }
+
+  /** Resolves true once every slot of these apps has a worker up, false after `timeoutMs`. */
+  whenUp(apps: string[] | 'all', timeoutMs: number): Promise<boolean> {
+    return this.until(() => {
+      const names = apps === 'all' ? [...this.apps.keys()] : apps;
+      return names.every((name) => {
+        const app = this.apps.get(name);
+        return app !== undefined && app.pending === null && app.slots.every((_, slot) => this.slotUp(app, slot));
+      });
+    }, timeoutMs);
+  }
+
+  /** Resolves true when `check` holds (checked now and after every event), false after `timeoutMs`. */
+  until(check: () => boolean, timeoutMs: number): Promise<boolean> {
+    if (check()) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.watchers.delete(watcher);
+        resolve(false);
+      }, timeoutMs);
+      const watcher = () => {
+        if (!check()) return false;
+        clearTimeout(timer);
+        resolve(true);
+        return true;
+      };
+      this.watchers.add(watcher);
+    });
   }
 
   /** Roll `app` onto `config` (a fresh, validated copy of its config); resolves when done or rolled back. */
@@ -117,6 +157,7 @@ export class Supervisor {
       this.advanceReload(record.app);
     },
     'reload-start': (event) => this.onReloadStart(event),
+    'app-op': (event) => this.onAppOp(event),
     stop: ({ source }) => this.onStop(source),
   };
 
@@ -131,6 +172,7 @@ export class Supervisor {
     record.output = forwardWorkerOutput({
       stdout: worker.process.stdout,
       stderr: worker.process.stderr,
+      app: config.name,
       prefix: `[${config.name}:${slot}]`,
       jsonLogs: config.jsonLogs,
       output: this.output,
@@ -182,6 +224,7 @@ export class Supervisor {
       if (!expected) this.restartAfterCrash(record, uptimeMs, reason);
       if (run) this.advanceReload(app);
     }
+    if (app.pending && app.records.length === 0) app.pending.done();
     this.refreshAppStates();
     this.checkStopped();
   }
@@ -189,7 +232,7 @@ export class Supervisor {
   private restartAfterCrash(record: WorkerRecord, uptimeMs: number, reason: string): void {
     const { app, slot } = record;
     const stats = app.slots[slot];
-    if (!stats || this.stopping || record.generation !== app.generation) return;
+    if (!stats || this.stopping || app.pending || record.generation !== app.generation) return;
     const decision = decideExit({ stopReason: record.stopReason, uptimeMs, failures: stats.failures, shuttingDown: this.stopping }, app.config.restart);
     if (decision.kind === 'restart') {
       stats.failures = decision.failures;
@@ -223,13 +266,18 @@ export class Supervisor {
     record.timer = setTimeout(() => this.enqueue({ type: 'restart-due', key }), delayMs);
   }
 
-  private onReloadStart({ app: name, config, trigger, finish }: EventOf<'reload-start'>): void {
+  private onReloadStart({ app: name, config: fromFile, trigger, finish }: EventOf<'reload-start'>): void {
+    let config = fromFile;
     const app = this.apps.get(name);
     const refuse = (reason: string) => finish({ app: name, ok: false, generation: app?.generation ?? 0, durationMs: 0, reason });
     if (!app) return refuse(`no app named '${name}'`);
     if (this.stopping) return refuse('the supervisor is stopping');
     if (app.reload) return refuse('a reload of this app is already running');
     const generation = Math.max(app.generation, ...app.records.map((r) => r.generation)) + 1;
+    // A count set with nsup scale outlives reloads (a restart of nsup goes back to the config).
+    if (app.scaledTo !== null && config.instances !== app.scaledTo) {
+      config = Object.freeze({ ...config, instances: app.scaledTo, instancesSource: `scaled to ${app.scaledTo} (nsup scale)` });
+    }
     app.reload = { generation, config, trigger, startedAt: Date.now(), phase: 'surge', failed: new Map(), finish };
     this.logger.info(
       { event: 'reload.start', app: name, trigger, generation, instances: config.instances },
@@ -318,6 +366,75 @@ export class Supervisor {
     run.finish(result);
   }
 
+  private onAppOp({ app: name, op, to, finish }: EventOf<'app-op'>): void {
+    const app = this.apps.get(name);
+    const fail = (message: string) => finish({ ok: false, app: name, message });
+    if (!app) return fail(`no app named '${name}' in this supervisor (apps: ${[...this.apps.keys()].join(', ')})`);
+    if (this.stopping) return fail('the supervisor is stopping');
+    if (app.pending) return fail(`a ${app.pending.op} of ${name} is already under way`);
+    if (app.reload && op !== 'stop') return fail(`a reload of ${name} is under way; try again when it is done`);
+    if (app.reload) this.endReload(app, { ok: false, reason: `${name} is being stopped` });
+    const log = this.logger.child({ app: name });
+    if (op === 'scale') return finish(this.scale(app, to ?? app.config.instances));
+    log.info({ event: `app.${op}` }, `${name}: ${op === 'stop' ? 'stopping' : 'restarting (not zero-downtime: stop every worker, then start)'}`);
+    app.pending = {
+      op,
+      done: () => {
+        app.pending = null;
+        if (op === 'stop') {
+          this.apps.delete(name);
+          log.info({ event: 'app.stopped' }, `${name}: stopped`);
+          finish({ ok: true, app: name, message: `${name} stopped` });
+          if (this.apps.size === 0) this.onStop(`nsup stop ${name} (no app left)`);
+          return;
+        }
+        app.generation = Math.max(app.generation, ...app.records.map((r) => r.generation)) + 1;
+        app.slots = freshSlots(app.config.instances);
+        for (let slot = 0; slot < app.config.instances; slot++) this.fork(app, app.config, slot, app.generation);
+        void this.whenUp([name], app.config.listenTimeoutMs).then((up) =>
+          finish(up ? { ok: true, app: name, message: `${name} restarted` } : { ok: false, app: name, message: `${name} restarted, but not every worker came up within ${formatDelay(app.config.listenTimeoutMs)}${app.lastFailure ? `: ${app.lastFailure.reason}` : ''}` }),
+        );
+      },
+    };
+    this.stopRecords(app.records, op === 'stop' ? 'shutdown' : 'restart');
+    if (app.records.length === 0) app.pending.done();
+    this.refreshAppStates();
+  }
+
+  /** Add workers (new slots) or drain the highest slots, to `to` workers. */
+  private scale(app: AppRuntime, to: number): AppOpResult {
+    const name = app.config.name;
+    const from = app.config.instances;
+    if (!Number.isSafeInteger(to) || to < 1) return { ok: false, app: name, message: `cannot scale ${name} to ${to}: give a worker count of 1 or more (to stop the app: nsup stop ${name})` };
+    if (to === from) return { ok: true, app: name, message: `${name} already has ${to} worker${to === 1 ? '' : 's'}` };
+    app.config = Object.freeze({ ...app.config, instances: to, instancesSource: `scaled from ${from} to ${to}` });
+    app.scaledTo = to;
+    this.logger.info({ event: 'app.scale', app: name, from, to }, `${name}: scaling from ${from} to ${to} workers`);
+    if (to > from) {
+      for (let slot = from; slot < to; slot++) {
+        app.slots[slot] = { restarts: 0, failures: 0, halted: false };
+        this.fork(app, app.config, slot, app.generation);
+      }
+    } else {
+      app.slots.length = to;
+      this.stopRecords(app.records.filter((r) => r.slot >= to), 'scale-down');
+    }
+    this.refreshAppStates();
+    return { ok: true, app: name, message: `${name}: ${from} → ${to} workers` };
+  }
+
+  /** Cancel waiting records and ask live ones to drain. */
+  private stopRecords(records: WorkerRecord[], reason: StopReason): void {
+    for (const record of [...records]) {
+      if (record.state === 'waiting') {
+        this.move(record, 'exited');
+        this.remove(record);
+      } else if (ALIVE.has(record.state) && record.state !== 'stopping') {
+        this.requestStop(record, reason);
+      }
+    }
+  }
+
   private onStop(source: string): void {
     if (this.stopping) {
       this.logger.warn({ event: 'supervisor.stopping', source, force: true }, `${source} again: stopping at once (SIGKILL to every worker)`);
@@ -327,14 +444,7 @@ export class Supervisor {
     this.stopping = true;
     this.logger.info({ event: 'supervisor.stopping', source }, `${source}: draining every worker, then stopping`);
     for (const app of this.apps.values()) if (app.reload) this.endReload(app, { ok: false, reason: 'the supervisor is stopping' });
-    for (const record of [...this.byKey.values()]) {
-      if (record.state === 'waiting') {
-        this.move(record, 'exited');
-        this.remove(record);
-      } else if (ALIVE.has(record.state) && record.state !== 'stopping') {
-        this.requestStop(record, 'shutdown');
-      }
-    }
+    this.stopRecords([...this.byKey.values()], 'shutdown');
     this.refreshAppStates();
     this.checkStopped();
   }
@@ -400,6 +510,10 @@ export class Supervisor {
     };
   }
 
+  private slotUp(app: AppRuntime, slot: number): boolean {
+    return app.records.some((r) => r.slot === slot && r.stopReason === null && this.isUpRecord(r));
+  }
+
   private isUpRecord(record: WorkerRecord): boolean {
     return isUp(record.state, record.config.waitReady);
   }
@@ -434,11 +548,8 @@ export class Supervisor {
   /** Recompute every app's state; log the ones that changed. */
   private refreshAppStates(): void {
     for (const app of this.apps.values()) {
-      const slots = app.slots.map((stats, slot) => ({
-        ...stats,
-        up: app.records.some((r) => r.slot === slot && r.stopReason === null && this.isUpRecord(r)),
-      }));
-      const state = deriveAppState(slots, { stopping: this.stopping, reloading: app.reload !== null });
+      const slots = app.slots.map((stats, slot) => ({ ...stats, up: this.slotUp(app, slot) }));
+      const state = deriveAppState(slots, { stopping: this.stopping || app.pending !== null, reloading: app.reload !== null });
       if (state === app.state) continue;
       const failure = state === 'crash-loop' || state === 'errored' ? app.lastFailure : undefined;
       this.logger[failure ? 'warn' : 'info'](

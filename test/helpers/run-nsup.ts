@@ -1,6 +1,9 @@
 // Runs the real `nsup` binary with execa and follows its JSON log lines, so tests wait for
 // events (worker.listening, app.state …) instead of sleeping. Every wait is bounded.
 import { execa, type ResultPromise } from 'execa';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 
@@ -38,7 +41,9 @@ const running = new Set<Nsup>();
 export function startNsup(args: string[], opts: { cwd?: string; env?: Record<string, string>; detached?: boolean } = {}): Nsup {
   const proc = execa(process.execPath, [BIN, ...args], {
     cwd: opts.cwd ?? ROOT,
-    env: { NO_COLOR: '1', ...opts.env },
+    // Each supervisor gets its own runtime dir unless the test shares one on purpose: parallel
+    // tests must not see each other's apps (nsup refuses a name that is already running).
+    env: { NO_COLOR: '1', NSUP_HOME: mkdtempSync(join(tmpdir(), 'nsup-home-')), ...opts.env },
     reject: false,
     buffer: false,
     stdin: 'ignore',

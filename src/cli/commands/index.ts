@@ -1,5 +1,6 @@
 // The explicit list of CLI commands (no commandDir: it expects CommonJS-style modules, yargs #2479).
 import type { Argv, ArgumentsCamelCase } from 'yargs';
+import { logsCommand, reloadCommand, restartCommand, scaleCommand, statusCommand, stopCommand } from './control.ts';
 import { startCommand } from './start.ts';
 
 /** A command: its yargs usage, its flags, and a handler that resolves with the exit code. */
@@ -11,4 +12,4 @@ export interface CommandModule<A> {
 }
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export const commands: Array<CommandModule<any>> = [startCommand];
+export const commands: Array<CommandModule<any>> = [startCommand, statusCommand, reloadCommand, restartCommand, stopCommand, scaleCommand, logsCommand];

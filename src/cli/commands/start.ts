@@ -13,6 +13,8 @@ export const startOptions = {
   'listen-timeout': { type: 'string', description: "time for a new worker to listen or call ready() [default: 10s]" },
   watch: { alias: 'w', type: 'string', array: true, description: "rolling reload on file changes; optional paths [default: the script's folder]" },
   ignore: { type: 'string', array: true, description: 'extra glob not to watch (node_modules, .git, dot-files, *.log always are)' },
+  daemon: { alias: 'd', type: 'boolean', description: 'detach: return once every worker is up; logs go to <app>.log in the runtime dir' },
+  'log-max-size': { type: 'string', description: "with -d: rotate <app>.log to <app>.log.1 past this size, e.g. '50MB'" },
   'wait-ready': { type: 'boolean', description: 'a worker counts as up only after it calls ready()' },
   'json-logs': { type: 'boolean', description: 'pass worker output lines that are JSON objects through untouched' },
 } as const;
@@ -29,6 +31,8 @@ export interface StartArgs {
   listenTimeout?: string;
   waitReady?: boolean;
   watch?: string[];
+  daemon?: boolean;
+  logMaxSize?: string;
   ignore?: string[];
   jsonLogs?: boolean;
   '--'?: Array<string | number>;
@@ -43,6 +47,7 @@ export const startCommand: CommandModule<StartArgs> = {
       .options(startOptions)
       .example('$0 start server.js -i max', 'one worker per usable CPU')
       .example('$0 start', 'run the apps of ./supervisor.config.ts')
+      .example('$0 start app.js -d', 'detach; then nsup status, nsup logs app, nsup stop app')
       .example('$0 start app.js -i 2 --env PORT=3000 -- --app-flag', 'two workers, env and app arguments'),
   handler: async (args: ArgumentsCamelCase<StartArgs>) => {
     const { runStart } = await import('../run-start.ts');

@@ -1,0 +1,152 @@
+// Renders the status document as the `nsup status` table. Only node built-ins and ./types here:
+// `nsup status` must start fast.
+
+import type { AppStatus, StatusDocument, SupervisorStatus, WorkerStatus } from '../control/types.ts';
+
+/** How to render: colors only for a terminal, `now` for "ago" times, `filter` to show one app. */
+export interface FormatStatusOptions {
+  color: boolean;
+  now?: number;
+  filter?: string;
+}
+
+/** Render the status document: per supervisor a column header, then per app a summary line and its worker rows. */
+export function formatStatus(doc: StatusDocument, opts: FormatStatusOptions): string {
+  const now = opts.now ?? Date.now();
+  const paint = opts.color ? colorize : (_state: string, text: string) => text;
+  const supervisors = doc.supervisors
+    .map((sup) => ({ sup, apps: sortApps(sup.apps.filter((app) => opts.filter === undefined || app.name === opts.filter)) }))
+    .filter(({ apps }) => apps.length > 0);
+  if (supervisors.length === 0) return `${emptyMessage(doc, opts.filter)}\n`;
+
+  // Widths come from every row of the document, so the tables of several supervisors line up too.
+  const rowsOf = new Map(supervisors.flatMap(({ apps }) => apps.map((app) => [app, workerRows(app)] as const)));
+  const rows = [...rowsOf.values()].flat();
+  const widths = HEADER.map((title, i) => Math.max(title.length, ...rows.map((row) => visibleWidth(row[i] ?? ''))));
+
+  const blocks = supervisors.map(({ sup, apps }) => {
+    const lines: string[] = [];
+    if (doc.supervisors.length > 1) lines.push(supervisorLine(sup));
+    lines.push(alignRow(HEADER, widths));
+    for (const app of apps) {
+      lines.push(appLine(app, widths[0] ?? 0, now, paint));
+      for (const row of rowsOf.get(app) ?? []) lines.push(alignRow(row.map((cell, i) => (i === STATE_COLUMN ? paint(cell, cell) : cell)), widths));
+    }
+    return lines.join('\n');
+  });
+  return `${blocks.join('\n\n')}\n`;
+}
+
+/** Whether to color output for this stream: a TTY, NO_COLOR unset (any value disables), and TERM not 'dumb'. */
+export function shouldColor(stream: { isTTY?: boolean }, env: NodeJS.ProcessEnv = process.env): boolean {
+  return stream.isTTY === true && env.NO_COLOR === undefined && env.TERM !== 'dumb';
+}
+
+/** Human uptime: `45s`, `12m`, `3h 4m`, `2d 1h`. */
+export function formatUptime(ms: number): string {
+  const s = Math.max(0, Math.floor(ms / 1000));
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m`;
+  if (s < 86_400) return `${Math.floor(s / 3600)}h ${Math.floor((s % 3600) / 60)}m`;
+  return `${Math.floor(s / 86_400)}d ${Math.floor((s % 86_400) / 3600)}h`;
+}
+
+/** Human memory in binary units labelled as `top` and `ps` users expect: `512 B`, `52.1 MB`, `1.2 GB`. */
+export function formatBytes(bytes: number): string {
+  if (bytes < 1024) return `${bytes} B`;
+  const units = ['KB', 'MB', 'GB', 'TB'];
+  let value = bytes / 1024;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return `${value.toFixed(1)} ${units[unit]}`;
+}
+
+const HEADER = ['APP', 'ID', 'PID', 'STATE', 'UPTIME', 'RESTARTS', 'CPU', 'MEMORY', 'GEN'];
+const STATE_COLUMN = 3;
+const REASON_MAX = 50;
+
+const GREEN = new Set(['running', 'listening', 'ready']);
+const YELLOW = new Set(['starting', 'online', 'reloading', 'waiting', 'stopping']);
+const RED = new Set(['crash-loop', 'errored']);
+
+// The plain cells of an app's rows; an app without workers gets one row carrying its app state.
+function workerRows(app: AppStatus): string[][] {
+  if (app.workers.length === 0) return [[app.name, '-', '-', app.state, '-', '-', '-', '-', String(app.generation)]];
+  return [...app.workers].sort(byIdThenGeneration).map((w) => [
+    app.name,
+    String(w.id),
+    w.pid === null ? '-' : String(w.pid),
+    w.state,
+    w.pid === null ? '-' : formatUptime(w.uptimeMs),
+    String(w.restarts),
+    w.cpuPercent === null ? '-' : `${w.cpuPercent.toFixed(1)}%`,
+    w.rssBytes === null ? '-' : formatBytes(w.rssBytes),
+    String(w.generation),
+  ]);
+}
+
+// `web  running  2/2 up  gen 3`, plus the last failure when the app has one.
+function appLine(app: AppStatus, nameWidth: number, now: number, paint: (state: string, text: string) => string): string {
+  // Up = listening or ready; the document does not say whether the app uses waitReady.
+  const up = app.workers.filter((w) => w.state === 'listening' || w.state === 'ready').length;
+  const parts = [app.name.padEnd(nameWidth), paint(app.state, app.state), `${up}/${app.desired} up`, `gen ${app.generation}`];
+  const failure = app.lastFailure;
+  if (failure !== null) {
+    const at = Date.parse(failure.at);
+    const ago = Number.isNaN(at) ? '' : ` ${formatUptime(now - at)} ago`;
+    parts.push(paint('errored', `last failure${ago} (worker ${failure.worker}):`) + ` ${truncate(oneLine(failure.reason), REASON_MAX)}`);
+  }
+  return parts.join('  ');
+}
+
+// "supervisor 4242 (foreground, /srv/app/supervisor.config.ts)"
+function supervisorLine(sup: SupervisorStatus): string {
+  return `supervisor ${sup.pid} (${sup.mode}${sup.config === null ? '' : `, ${sup.config}`})`;
+}
+
+function emptyMessage(doc: StatusDocument, filter: string | undefined): string {
+  if (doc.supervisors.length === 0) return 'no supervisor is running';
+  const names = doc.supervisors.flatMap((s) => s.apps.map((a) => a.name)).sort();
+  if (filter === undefined) return 'no apps';
+  return `no app named "${filter}"${names.length > 0 ? ` (apps: ${names.join(', ')})` : ''}`;
+}
+
+function sortApps(apps: AppStatus[]): AppStatus[] {
+  return [...apps].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+}
+
+function byIdThenGeneration(a: WorkerStatus, b: WorkerStatus): number {
+  return a.id - b.id || a.generation - b.generation;
+}
+
+// Pads every cell but the last to its column's visible width, two spaces between columns.
+function alignRow(cells: string[], widths: number[]): string {
+  return cells
+    .map((cell, i) => (i === cells.length - 1 ? cell : cell + ' '.repeat(Math.max(0, (widths[i] ?? 0) - visibleWidth(cell)))))
+    .join('  ');
+}
+
+function colorize(state: string, text: string): string {
+  const code = GREEN.has(state) ? 32 : YELLOW.has(state) ? 33 : RED.has(state) ? 31 : null;
+  return code === null ? text : `\u001b[${code}m${text}\u001b[39m`;
+}
+
+// ANSI escape sequences (CSI … letter) take no columns.
+const ANSI = /\u001b\[[0-9;?]*[A-Za-z]/g;
+
+function visibleWidth(text: string): number {
+  return text.replace(ANSI, '').length;
+}
+
+// A reason may quote a worker's stderr: keep its first line, and drop escapes and control characters.
+function oneLine(text: string): string {
+  const first = text.replace(ANSI, '').split(/\r?\n/).find((line) => line.trim() !== '') ?? '';
+  return first.replace(/[\u0000-\u001f\u007f]/g, ' ').replace(/\s+/g, ' ').trim();
+}
+
+function truncate(text: string, max: number): string {
+  return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
+}

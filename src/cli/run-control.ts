@@ -1,0 +1,93 @@
+// The bodies of the control commands (status, reload, restart, stop, scale, logs): find the
+// supervisor(s) that run an app, send the request, print the answer. Imported lazily.
+import { liveSupervisors, request, type LiveSupervisor } from '../control/client.ts';
+import { runtimeDir } from '../control/runtime-dir.ts';
+import type { StatusDocument, SupervisorStatus } from '../control/types.ts';
+import { ControlError, EXIT, UsageError } from '../errors.ts';
+import { formatStatus, shouldColor } from './format-status.ts';
+
+const STATUS_TIMEOUT_MS = 5000;
+// Reloads, restarts and stops wait for drains (kill timeouts) and listen timeouts: be generous.
+const ACTION_TIMEOUT_MS = 10 * 60_000;
+
+/** `nsup status|ls [name] [--json]` */
+export async function runStatus(args: { name?: string; json?: boolean }): Promise<number> {
+  const doc = await statusDocument();
+  const shown = args.name ? { supervisors: doc.supervisors.filter((s) => s.apps.some((a) => a.name === args.name)).map((s) => ({ ...s, apps: s.apps.filter((a) => a.name === args.name) })) } : doc;
+  if (args.name && shown.supervisors.length === 0) throw new ControlError(unknownApp(args.name, doc));
+  if (args.json) process.stdout.write(JSON.stringify(shown, null, 2) + '\n');
+  else if (doc.supervisors.length === 0) process.stdout.write(`nothing is running (no live nsup supervisor in ${runtimeDir()})\n`);
+  else process.stdout.write(formatStatus(shown, { color: shouldColor(process.stdout), ...(args.name ? { filter: args.name } : {}) }));
+  return EXIT.ok;
+}
+
+/** `nsup reload|restart|stop <name|all>`: waits for the result; exit 1 if any app failed. */
+export async function runAction(cmd: 'reload' | 'restart' | 'stop', app: string): Promise<number> {
+  const targets = await supervisorsFor(app);
+  const replies = await Promise.all(targets.map((s) => request(s.path, cmd, { app }, { timeoutMs: ACTION_TIMEOUT_MS }) as Promise<{ results: Array<Result> }>));
+  const results = replies.flatMap((r) => r.results);
+  for (const result of results) printResult(cmd, result);
+  return results.every((r) => r.ok) ? EXIT.ok : EXIT.runtime;
+}
+
+/** `nsup scale <name> <N|+N|-N>` */
+export async function runScale(app: string, count: string): Promise<number> {
+  const match = /^([+-]?)(\d+)$/.exec(count.trim());
+  if (!match || app === 'all') throw new UsageError(`nsup scale takes an app name and a count: N, +N or -N (got '${app} ${count}'). Example: nsup scale web +1`);
+  const n = Number(match[2]);
+  const args = match[1] ? { app, delta: match[1] === '-' ? -n : n } : { app, to: n };
+  const [target] = await supervisorsFor(app);
+  const reply = (await request(target!.path, 'scale', args, { timeoutMs: ACTION_TIMEOUT_MS })) as { results: Result[] };
+  for (const result of reply.results) printResult('scale', result);
+  return reply.results.every((r) => r.ok) ? EXIT.ok : EXIT.runtime;
+}
+
+/** `nsup logs <name> [-n lines] [-f]` */
+export async function runLogs(app: string, opts: { lines: number; follow: boolean }): Promise<number> {
+  if (app === 'all') throw new UsageError('nsup logs takes one app name (see nsup status for the names)');
+  const [target] = await supervisorsFor(app);
+  await request(target!.path, 'logs', { app, lines: opts.lines, follow: opts.follow }, { onLine: (line) => process.stdout.write(line + '\n') });
+  return EXIT.ok;
+}
+
+interface Result {
+  ok: boolean;
+  app: string;
+  message?: string;
+  reason?: string;
+  generation?: number;
+  durationMs?: number;
+}
+
+function printResult(cmd: string, r: Result): void {
+  const text =
+    cmd === 'reload'
+      ? r.ok
+        ? `${r.app}: reloaded to generation ${r.generation} in ${r.durationMs} ms`
+        : `${r.app}: reload failed: ${r.reason}`
+      : `${r.message ?? r.app}`;
+  (r.ok ? process.stdout : process.stderr).write(`${r.ok ? '' : 'nsup: '}${text}\n`);
+}
+
+/** Status of every live supervisor. */
+export async function statusDocument(): Promise<StatusDocument> {
+  const live = await liveSupervisors();
+  const supervisors = await Promise.all(live.map((s) => request(s.path, 'status', {}, { timeoutMs: STATUS_TIMEOUT_MS }).catch(() => null) as Promise<SupervisorStatus | null>));
+  return { supervisors: supervisors.filter((s): s is SupervisorStatus => s !== null).sort((a, b) => a.pid - b.pid) };
+}
+
+/** The live supervisors that run `app` (every live one for 'all'); a clear error when there is none. */
+async function supervisorsFor(app: string): Promise<LiveSupervisor[]> {
+  const live = await liveSupervisors();
+  if (live.length === 0) throw new ControlError(`nothing is running: no live nsup supervisor in ${runtimeDir()}. Start one with: nsup start app.js -d`);
+  if (app === 'all') return live;
+  const statuses = await Promise.all(live.map(async (s) => ({ s, status: (await request(s.path, 'status', {}, { timeoutMs: STATUS_TIMEOUT_MS }).catch(() => null)) as SupervisorStatus | null })));
+  const found = statuses.filter(({ status }) => status?.apps.some((a) => a.name === app)).map(({ s }) => s);
+  if (found.length === 0) throw new ControlError(unknownApp(app, { supervisors: statuses.map(({ status }) => status).filter((s): s is SupervisorStatus => s !== null) }));
+  return found;
+}
+
+function unknownApp(app: string, doc: StatusDocument): string {
+  const names = doc.supervisors.flatMap((s) => s.apps.map((a) => a.name));
+  return `no app named '${app}' is running${names.length ? ` (running: ${names.join(', ')})` : ''}. See nsup status.`;
+}

@@ -1,0 +1,63 @@
+// What each control command does: a table from command name to a call on the supervisor.
+import { UsageError } from '../errors.ts';
+import type { Output } from '../log/logger.ts';
+import type { ReloadController } from '../supervisor/reload.ts';
+import type { Supervisor } from '../supervisor/supervisor.ts';
+import type { Handler } from './server.ts';
+import { snapshot, type SnapshotMeta } from './snapshot.ts';
+import type { UsageSampler } from '../metrics/usage.ts';
+
+/** Everything the handlers act on. */
+export interface HandlerDeps {
+  supervisor: Supervisor;
+  reloads: ReloadController;
+  output: Output;
+  usage: UsageSampler;
+  meta: SnapshotMeta;
+}
+
+/** The control commands, by name. */
+export function createHandlers(deps: HandlerDeps): Record<string, Handler> {
+  const { supervisor, reloads, output } = deps;
+  return {
+    ping: async () => ({ pid: process.pid }),
+    status: async () => snapshot(supervisor, deps.usage, deps.meta),
+    reload: async (args) => ({ results: await reloads.request(appNames(supervisor, args), 'nsup reload') }),
+    restart: async (args) => ({ results: await Promise.all(appNames(supervisor, args).map((app) => supervisor.appOp(app, 'restart'))) }),
+    stop: async (args) => ({ results: await Promise.all(appNames(supervisor, args).map((app) => supervisor.appOp(app, 'stop'))) }),
+    scale: async (args) => {
+      const [app] = appNames(supervisor, args);
+      const current = supervisor.apps.get(app!)!.config.instances;
+      const to = typeof args.delta === 'number' ? current + args.delta : typeof args.to === 'number' ? args.to : NaN;
+      const result = await supervisor.appOp(app!, 'scale', to);
+      if (result.ok) await supervisor.whenUp([app!], supervisor.apps.get(app!)?.config.listenTimeoutMs ?? 10_000);
+      return { results: [result] };
+    },
+    logs: async (args, ctx) => {
+      const [app] = appNames(supervisor, args);
+      const lines = typeof args.lines === 'number' && args.lines >= 0 ? args.lines : 20;
+      for (const line of output.recent(app!, lines)) ctx.stream(line);
+      if (args.follow !== true) return { app };
+      const stop = output.follow(app!, (line) => ctx.stream(line));
+      await Promise.race([ctx.closed, supervisor.done]);
+      stop();
+      return { app };
+    },
+    'wait-up': async (args) => {
+      const timeoutMs = typeof args.timeoutMs === 'number' ? args.timeoutMs : 10_000;
+      const up = await supervisor.whenUp('all', timeoutMs);
+      return { up, status: snapshot(supervisor, deps.usage, deps.meta) };
+    },
+  };
+}
+
+/** `args.app`: one app name, or 'all'; unknown names are a usage error naming the running apps. */
+function appNames(supervisor: Supervisor, args: Record<string, unknown>): string[] {
+  const app = args.app;
+  const running = [...supervisor.apps.keys()];
+  if (app === 'all' || app === undefined) return running;
+  if (typeof app !== 'string' || !supervisor.apps.has(app)) {
+    throw new UsageError(`no app named '${String(app)}' in supervisor ${process.pid} (apps: ${running.join(', ') || 'none'})`);
+  }
+  return [app];
+}
