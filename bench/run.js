@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { ROOT } from './lib.js';
 import { recovery } from './recovery.js';
 import { reload } from './reload.js';
+import { status } from './status.js';
 
 const pm2Version = JSON.parse((await import('node:fs')).readFileSync(join(ROOT, 'node_modules/pm2/package.json'), 'utf8')).version;
 const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
@@ -31,6 +32,15 @@ for (const [mode, byName] of Object.entries(rel)) {
     console.log(`  ${name.padEnd(12)} failed ${JSON.stringify(r.failed)} of ~${r.requestsMedian} requests; reload ${r.reloadMsMedian} ms (${r.reloadMsMin}–${r.reloadMsMax})`);
   }
   console.log(`  ratio reload time nsup / raw cluster: ${(byName.nsup.reloadMsMedian / byName['raw cluster'].reloadMsMedian).toFixed(2)}, nsup / PM2: ${(byName.nsup.reloadMsMedian / byName.pm2.reloadMsMedian).toFixed(2)}`);
+}
+
+if (!only || only.includes('status')) {
+  const st = await status({ runs: 20 * rounds });
+  results.scenarios.status = st;
+  console.log(`\nStatus CLI wall time against a daemon with 2 workers (median, min–max, interleaved):`);
+  console.log(`  nsup status --json  ${st.nsup.medianMs} ms (${st.nsup.minMs}–${st.nsup.maxMs}, n=${st.nsup.n})`);
+  console.log(`  pm2 jlist           ${st.pm2.medianMs} ms (${st.pm2.minMs}–${st.pm2.maxMs}, n=${st.pm2.n})`);
+  console.log(`  ratio nsup / PM2: ${st.ratio.toFixed(2)}`);
 }
 
 mkdirSync(join(ROOT, 'bench/results'), { recursive: true });

@@ -1,7 +1,6 @@
 // The CLI entry: parse, run the command, and map every error to one stderr line and an exit code.
+import { parseArgs } from 'node:util';
 import { EXIT, NsupError, UsageError } from '../errors.ts';
-import { commands } from './commands/index.ts';
-import { buildCli } from './parse.ts';
 
 /** Run `nsup` with these arguments; exits the process with the command's exit code. */
 export async function main(argv: string[]): Promise<void> {
@@ -17,6 +16,10 @@ export async function main(argv: string[]): Promise<void> {
 }
 
 async function dispatch(argv: string[]): Promise<number> {
+  const quick = quickStatus(argv);
+  if (quick) return (await import('./run-control.ts')).runStatus(quick);
+  // yargs costs ~50 ms to load: only the commands that need it pay for it.
+  const [{ commands }, { buildCli }] = await Promise.all([import('./commands/index.ts'), import('./parse.ts')]);
   let code: number = EXIT.ok;
   const cli = buildCli(argv, async (name, args) => {
     const command = commands.find((c) => (Array.isArray(c.command) ? c.command : [c.command]).some((s) => s.split(' ')[0] === name));
@@ -30,6 +33,20 @@ async function dispatch(argv: string[]): Promise<number> {
     throw new UsageError(`${(error as Error).message}\nRun nsup --help for usage.`, { cause: error });
   }
   return code;
+}
+
+// `nsup status|ls [name] [--json]` is what scripts and monitoring call in a loop: it is parsed
+// with node:util alone, so it never loads yargs or the supervisor. Anything else (--help, a typo)
+// goes through yargs as usual.
+function quickStatus(argv: string[]): { name?: string; json?: boolean } | null {
+  if (argv[0] !== 'status' && argv[0] !== 'ls') return null;
+  try {
+    const { values, positionals } = parseArgs({ args: argv.slice(1), options: { json: { type: 'boolean' } }, allowPositionals: true, strict: true });
+    if (positionals.length > 1) return null;
+    return { ...(positionals[0] !== undefined ? { name: positionals[0] } : {}), ...(values.json ? { json: true } : {}) };
+  } catch {
+    return null;
+  }
 }
 
 function report(error: unknown): number {
