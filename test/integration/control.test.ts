@@ -1,6 +1,6 @@
 // Issue 4: detached mode and the control plane (status, reload, restart, scale, logs, stop),
 // driven through the real CLI against a real daemon.
-import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -140,6 +140,25 @@ describe('control plane', () => {
     expect((await home.nsup(['stop', 'all'])).exitCode).toBe(0);
   });
 
+  it('SIGTTIN/SIGTTOU scale by one, SIGUSR2 reopens the log file after logrotate moved it', async () => {
+    await startDaemon();
+    const [pid] = home.daemonPids();
+    const workers = async () => pidsOf(await status()).length;
+    process.kill(pid!, 'SIGTTIN');
+    await waitUntil(async () => (await workers()) === 3, '3 workers after SIGTTIN');
+    // Standard signals do not queue: send the second one after the first took effect.
+    process.kill(pid!, 'SIGTTOU');
+    await waitUntil(async () => (await workers()) === 2, '2 workers after SIGTTOU');
+    process.kill(pid!, 'SIGTTOU');
+    await waitUntil(async () => (await workers()) === 1, '1 worker after a second SIGTTOU');
+    const log = join(home.home, 'web.log');
+    renameSync(log, `${log}.1`);
+    process.kill(pid!, 'SIGUSR2');
+    await waitUntil(async () => existsSync(log) && readFileSync(log, 'utf8').includes('log files reopened'), 'a new web.log');
+    expect(readFileSync(`${log}.1`, 'utf8')).toContain('listening');
+    expect((await home.nsup(['stop', 'all'])).exitCode).toBe(0);
+  });
+
   it('says clearly when nothing is running', async () => {
     home = cliHome();
     project = tmpProject();
@@ -190,4 +209,12 @@ function randomBytes(n: number): Buffer {
 function randomJson(i: number): unknown {
   const values = [null, 42, 'status', [1, 2], { v: 1 }, { v: 1, id: 'x', cmd: 'status' }, { v: 1, id: i, cmd: 42 }, { v: 1, id: i, cmd: 'status', args: 'no' }, { cmd: 'stop', args: { app: 'all' } }];
   return values[i % values.length];
+}
+
+async function waitUntil(check: () => Promise<boolean>, what: string, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(100);
+  }
 }
