@@ -25,13 +25,30 @@ export async function configFromArgs(args: StartArgs): Promise<ResolvedConfig> {
     if (args.config !== undefined) throw new UsageError('Give either a script or --config, not both.');
     const app = { script: args.script, ...(args.name !== undefined ? { name: args.name } : {}), ...overrides };
     try {
-      return resolveConfig({ apps: [app] }, { file: null, baseDir: process.cwd() });
+      return resolveConfig({ apps: [app], ...metricsOverride(args, undefined) }, { file: null, baseDir: process.cwd() });
     } catch (error) {
       throw nameTheFlag(error);
     }
   }
   const file = resolve(args.config ?? DEFAULT_CONFIG);
-  return loadConfigFile(file, (raw) => applyOverrides(raw, overrides, args.name));
+  return loadConfigFile(file, (raw) => {
+    const withApps = applyOverrides(raw, overrides, args.name);
+    if (typeof withApps !== 'object' || withApps === null) return withApps;
+    return { ...withApps, ...metricsOverride(args, (withApps as { metrics?: unknown }).metrics) };
+  });
+}
+
+/** --metrics-port / --metrics-host on top of the file's `metrics` (if any). */
+function metricsOverride(args: StartArgs, fromFile: unknown): { metrics?: unknown } {
+  if (args.metricsPort === undefined && args.metricsHost === undefined) return {};
+  const base = typeof fromFile === 'object' && fromFile !== null ? fromFile : {};
+  return {
+    metrics: {
+      ...base,
+      ...(args.metricsPort !== undefined ? { port: args.metricsPort } : {}),
+      ...(args.metricsHost !== undefined ? { host: args.metricsHost } : {}),
+    },
+  };
 }
 
 /** Flags that override every app's settings (only those given on the command line). */

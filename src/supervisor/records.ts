@@ -83,6 +83,8 @@ export interface AppRuntime {
   lastFailure: Failure | null;
   reload: ReloadRun | null;
   lastReload: ReloadResult | null;
+  /** Monotonic counters since the supervisor started (Prometheus). */
+  counters: { restarts: number; reloadsDone: number; reloadsRolledBack: number };
   /** Worker count set at run time (nsup scale, SIGTTIN/SIGTTOU); reloads keep it. */
   scaledTo: number | null;
   /** A stop or restart of this app is under way; `done` runs once its last worker exited. */

@@ -8,6 +8,7 @@ import { ControlServer } from '../control/server.ts';
 import type { SupervisorStatus } from '../control/types.ts';
 import { AlreadyRunningError, UnsupportedRuntimeError } from '../errors.ts';
 import { createLogging } from '../log/logger.ts';
+import { startMetricsServer, type MetricsServer } from '../metrics/server.ts';
 import { UsageSampler } from '../metrics/usage.ts';
 import { watchApp, type AppWatcher } from '../watch/watcher.ts';
 import { ReloadController, type ConfigSource } from './reload.ts';
@@ -66,10 +67,21 @@ export async function startSupervisor(config: ResolvedConfig, options: StartOpti
     usage.sample(pids);
   }, USAGE_INTERVAL_MS).unref();
   const watchers = startWatchers(config, reloads, logger);
+  let metrics: MetricsServer | null = null;
+  if (config.metrics) {
+    try {
+      metrics = await startMetricsServer({ ...config.metrics, supervisor, usage, logger });
+    } catch (error) {
+      logger.error(
+        { event: 'metrics.error', err: error },
+        `cannot serve metrics on ${config.metrics.host}:${config.metrics.port}: ${(error as Error).message}. The apps keep running; fix metrics.port (or --metrics-port) and restart nsup.`,
+      );
+    }
+  }
   const done = supervisor.done.then(async (code) => {
     removeSignals();
     clearInterval(sampler);
-    await Promise.all([control.close(), ...watchers.map((w) => w.close())]);
+    await Promise.all([control.close(), metrics?.close(), ...watchers.map((w) => w.close())]);
     output.flush();
     return code;
   });

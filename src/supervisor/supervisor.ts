@@ -45,6 +45,7 @@ export class Supervisor {
   /** Checks run after every event; a check that returns true is done and removed. */
   private readonly watchers = new Set<() => boolean>();
   readonly startedAt = new Date();
+  private readonly foreignListeners = new Set<(record: WorkerRecord, message: unknown) => void>();
 
   constructor(options: SupervisorOptions) {
     this.logger = options.logger;
@@ -53,8 +54,19 @@ export class Supervisor {
     this.relay = new Relay({ targets: (app) => this.relayTargets(app), apps: () => [...this.apps.keys()] }, this.logger);
     for (const config of options.config.apps) {
       const slots = freshSlots(config.instances);
-      this.apps.set(config.name, { config, generation: 1, records: [], slots, state: 'starting', lastFailure: null, reload: null, lastReload: null, pending: null, scaledTo: null });
+      this.apps.set(config.name, { config, generation: 1, records: [], slots, state: 'starting', lastFailure: null, reload: null, lastReload: null, pending: null, scaledTo: null, counters: { restarts: 0, reloadsDone: 0, reloadsRolledBack: 0 } });
     }
+  }
+
+  /** Messages the IPC relay has delivered since start. */
+  get messagesRelayed(): number {
+    return this.relay.relayed;
+  }
+
+  /** Receive the apps' own IPC messages (not nsup's), e.g. prom-client's metric replies. */
+  onForeignMessage(fn: (record: WorkerRecord, message: unknown) => void): () => void {
+    this.foreignListeners.add(fn);
+    return () => this.foreignListeners.delete(fn);
   }
 
   /** Whether a stop has begun. */
@@ -184,7 +196,8 @@ export class Supervisor {
     worker.on('message', (message) => {
       if (isReadyMessage(message)) this.enqueue({ type: 'worker-ready', key });
       else if (isInternal(message)) this.relay.onMessage(this.relayTarget(record), message);
-      // Anything else is the app's own IPC (e.g. prom-client's aggregator): left untouched.
+      // Anything else is the app's own IPC (e.g. prom-client's aggregator): passed on untouched.
+      else for (const listener of this.foreignListeners) listener(record, message);
     });
     worker.on('error', (error) => record.log.warn({ event: 'worker.state', err: error }, `${label(record)} IPC error: ${error.message}`));
     worker.once('exit', (code, signal) => {
@@ -237,6 +250,7 @@ export class Supervisor {
     if (decision.kind === 'restart') {
       stats.failures = decision.failures;
       stats.restarts++;
+      app.counters.restarts++;
       if (decision.delayMs === 0) {
         record.log.info({ event: 'worker.restart', delayMs: 0, attempt: decision.failures }, `restarting ${label(record)} now`);
         this.fork(app, app.config, slot, app.generation);
@@ -349,6 +363,8 @@ export class Supervisor {
     app.reload = null;
     const durationMs = Date.now() - run.startedAt;
     const result: ReloadResult = { app: app.config.name, ok: outcome.ok, generation: outcome.ok ? run.generation : app.generation, durationMs, ...(outcome.reason ? { reason: outcome.reason } : {}) };
+    if (outcome.ok) app.counters.reloadsDone++;
+    else app.counters.reloadsRolledBack++;
     if (outcome.ok) {
       const restarts = app.slots.map((s) => s.restarts);
       app.config = run.config;

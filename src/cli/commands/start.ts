@@ -13,6 +13,8 @@ export const startOptions = {
   'listen-timeout': { type: 'string', description: "time for a new worker to listen or call ready() [default: 10s]" },
   watch: { alias: 'w', type: 'string', array: true, description: "rolling reload on file changes; optional paths [default: the script's folder]" },
   ignore: { type: 'string', array: true, description: 'extra glob not to watch (node_modules, .git, dot-files, *.log always are)' },
+  'metrics-port': { type: 'number', description: 'serve /metrics, /healthz and /readyz from the primary on this port (0: any free port)' },
+  'metrics-host': { type: 'string', description: 'interface for --metrics-port [default: 127.0.0.1]' },
   daemon: { alias: 'd', type: 'boolean', description: 'detach: return once every worker is up; logs go to <app>.log in the runtime dir' },
   'log-max-size': { type: 'string', description: "with -d: rotate <app>.log to <app>.log.1 past this size, e.g. '50MB'" },
   'wait-ready': { type: 'boolean', description: 'a worker counts as up only after it calls ready()' },
@@ -33,6 +35,8 @@ export interface StartArgs {
   watch?: string[];
   daemon?: boolean;
   logMaxSize?: string;
+  metricsPort?: number;
+  metricsHost?: string;
   ignore?: string[];
   jsonLogs?: boolean;
   '--'?: Array<string | number>;

@@ -1,0 +1,139 @@
+// The primary's HTTP endpoints for monitoring: Prometheus /metrics (nsup's own families plus the
+// workers' prom-client metrics aggregated cluster-wide), /healthz and /readyz.
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { AggregatorRegistry, Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import type { Logger } from '../log/logger.ts';
+import type { Supervisor } from '../supervisor/supervisor.ts';
+import type { UsageSampler } from './usage.ts';
+import { WorkerMetrics } from './worker-metrics.ts';
+
+/** A running metrics server; close() is idempotent. */
+export interface MetricsServer {
+  port: number;
+  close(): Promise<void>;
+}
+
+// /healthz fails when the primary's event loop was blocked this long (p99 of the last interval).
+const MAX_LOOP_DELAY_MS = 1000;
+
+/** Serve /metrics, /healthz and /readyz on host:port. */
+export async function startMetricsServer(opts: {
+  port: number;
+  host: string;
+  supervisor: Supervisor;
+  usage: UsageSampler;
+  logger: Logger;
+}): Promise<MetricsServer> {
+  const { supervisor, usage } = opts;
+  const registry = nsupRegistry(supervisor, usage);
+  const workers = new WorkerMetrics(supervisor);
+  const loop = monitorEventLoopDelay({ resolution: 20 });
+  loop.enable();
+  const server = http.createServer((req, res) => {
+    const path = (req.url ?? '/').split('?')[0];
+    if (req.method !== 'GET' && req.method !== 'HEAD') return send(res, 405, 'text/plain', 'method not allowed\n');
+    if (path === '/metrics') {
+      void (async () => {
+        const own = await registry.metrics();
+        const fromWorkers = await workers.collect();
+        const merged = fromWorkers.length > 0 ? (await AggregatorRegistry.aggregate(fromWorkers).metrics()) : '';
+        send(res, 200, registry.contentType, own + (merged ? `\n${merged}` : ''));
+      })().catch((error: Error) => send(res, 500, 'text/plain', `metrics failed: ${error.message}\n`));
+      return;
+    }
+    if (path === '/healthz') {
+      const p99 = loop.percentile(99) / 1e6;
+      loop.reset();
+      const ok = p99 < MAX_LOOP_DELAY_MS;
+      return send(res, ok ? 200 : 503, 'application/json', JSON.stringify({ status: ok ? 'ok' : 'event loop blocked', eventLoopDelayP99Ms: Math.round(p99) }) + '\n');
+    }
+    if (path === '/readyz') {
+      const ready = readiness(supervisor);
+      return send(res, ready.ok ? 200 : 503, 'application/json', JSON.stringify(ready) + '\n');
+    }
+    send(res, 404, 'text/plain', 'not found: try /metrics, /healthz or /readyz\n');
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port, opts.host, () => resolve());
+  });
+  server.unref();
+  const port = (server.address() as AddressInfo).port;
+  opts.logger.info({ event: 'metrics.listening', host: opts.host, port }, `metrics and health on http://${opts.host}:${port}/metrics, /healthz, /readyz`);
+  let closing: Promise<void> | null = null;
+  return {
+    port,
+    close: () => {
+      loop.disable();
+      server.closeAllConnections();
+      closing ??= new Promise((resolve) => server.close(() => resolve()));
+      return closing;
+    },
+  };
+}
+
+/** Ready = not stopping, and every app has a worker up in every slot (during a reload too). */
+export function readiness(supervisor: Supervisor): { ok: boolean; reason?: string; apps: Record<string, string> } {
+  const apps = Object.fromEntries([...supervisor.apps.values()].map((app) => [app.config.name, app.state]));
+  if (supervisor.isStopping) return { ok: false, reason: 'stopping', apps };
+  const notReady = [...supervisor.apps.values()].filter((app) => !['running', 'reloading'].includes(app.state));
+  if (notReady.length === 0) return { ok: true, apps };
+  return { ok: false, reason: notReady.map((app) => `${app.config.name} is ${app.state}${app.lastFailure ? ` (last exit: ${app.lastFailure.reason})` : ''}`).join('; '), apps };
+}
+
+/** nsup's own metric families, read from the supervisor at scrape time. */
+function nsupRegistry(supervisor: Supervisor, usage: UsageSampler): Registry {
+  const register = new Registry();
+  collectDefaultMetrics({ register, prefix: 'nsup_primary_' });
+  const apps = () => [...supervisor.apps.values()];
+  const gauge = (name: string, help: string, labelNames: string[], collect: (g: Gauge) => void) =>
+    new Gauge({ name, help, labelNames, registers: [register], collect() { this.reset(); collect(this); } });
+  const counter = (name: string, help: string, labelNames: string[], collect: (c: Counter) => void) =>
+    new Counter({ name, help, labelNames, registers: [register], collect() { this.reset(); collect(this); } });
+  const workers = () => apps().flatMap((app) => app.records.filter((r) => r.pid !== null).map((r) => ({ app, r, labels: { app: app.config.name, worker: String(r.slot), generation: String(r.generation) } })));
+
+  gauge('nsup_workers_desired', 'Workers each app should have.', ['app'], (g) => apps().forEach((a) => g.set({ app: a.config.name }, a.config.instances)));
+  gauge('nsup_workers_up', 'Slots with a worker up (listening, or ready with waitReady).', ['app'], (g) =>
+    apps().forEach((a) => g.set({ app: a.config.name }, a.slots.filter((_, slot) => a.records.some((r) => r.slot === slot && r.stopReason === null && (r.state === 'ready' || (r.state === 'listening' && !r.config.waitReady)))).length)),
+  );
+  gauge('nsup_app_state', 'App state: 1 for the current one.', ['app', 'state'], (g) =>
+    apps().forEach((a) => ['starting', 'running', 'reloading', 'crash-loop', 'errored', 'stopping'].forEach((state) => g.set({ app: a.config.name, state }, a.state === state ? 1 : 0))),
+  );
+  gauge('nsup_worker_state', 'Worker state: 1 for the current one.', ['app', 'worker', 'generation', 'state'], (g) =>
+    workers().forEach(({ r, labels }) => g.set({ ...labels, state: r.state }, 1)),
+  );
+  gauge('nsup_worker_restarts', 'Restarts of each worker slot (reset by a reload).', ['app', 'worker'], (g) =>
+    apps().forEach((a) => a.slots.forEach((s, slot) => g.set({ app: a.config.name, worker: String(slot) }, s.restarts))),
+  );
+  counter('nsup_restarts_total', 'Crash restarts since the supervisor started.', ['app'], (c) => apps().forEach((a) => c.inc({ app: a.config.name }, a.counters.restarts)));
+  counter('nsup_reloads_total', 'Rolling reloads since the supervisor started, by result.', ['app', 'result'], (c) =>
+    apps().forEach((a) => {
+      c.inc({ app: a.config.name, result: 'done' }, a.counters.reloadsDone);
+      c.inc({ app: a.config.name, result: 'rolled_back' }, a.counters.reloadsRolledBack);
+    }),
+  );
+  gauge('nsup_worker_rss_bytes', 'Resident memory of each worker.', ['app', 'worker', 'generation'], (g) =>
+    workers().forEach(({ r, labels }) => {
+      const rss = usage.get(r.pid!).rssBytes;
+      if (rss !== null) g.set(labels, rss);
+    }),
+  );
+  gauge('nsup_worker_cpu_percent', 'CPU of each worker over the last sampling interval (100 = one core).', ['app', 'worker', 'generation'], (g) =>
+    workers().forEach(({ r, labels }) => {
+      const cpu = usage.get(r.pid!).cpuPercent;
+      if (cpu !== null) g.set(labels, cpu);
+    }),
+  );
+  gauge('nsup_worker_uptime_seconds', 'Seconds since each worker was forked.', ['app', 'worker', 'generation'], (g) =>
+    workers().forEach(({ r, labels }) => g.set(labels, (Date.now() - r.forkedAt) / 1000)),
+  );
+  counter('nsup_ipc_messages_relayed_total', 'Worker-to-worker messages relayed by the primary.', [], (c) => c.inc(supervisor.messagesRelayed));
+  return register;
+}
+
+function send(res: http.ServerResponse, status: number, type: string, body: string): void {
+  res.writeHead(status, { 'content-type': type, 'cache-control': 'no-store' });
+  res.end(res.req.method === 'HEAD' ? undefined : body);
+}

@@ -1,0 +1,61 @@
+// Collects the workers' own prom-client metrics over cluster IPC, speaking prom-client's
+// AggregatorRegistry protocol (a worker answers once its app created an AggregatorRegistry).
+// The primary never instantiates AggregatorRegistry itself: its listener would choke on replies
+// to requests it did not send.
+import type { Supervisor, WorkerRecord } from '../supervisor/supervisor.ts';
+
+const REQUEST = 'prom-client:getMetricsReq';
+const RESPONSE = 'prom-client:getMetricsRes';
+// How long a scrape waits for workers that answered before (or were never asked).
+const WAIT_MS = 1000;
+
+type MetricsJson = unknown[];
+
+/** Asks every live worker for its metrics; resolves with what answered in time. */
+export class WorkerMetrics {
+  private readonly supervisor: Supervisor;
+  // A worker that did not answer once (no prom-client in it) is still asked, but not waited for.
+  private readonly silent = new Set<number>();
+  private readonly pending = new Map<number, { waiting: Set<number>; responses: MetricsJson[]; done: () => void }>();
+  // Far from prom-client's own counter (0, 1, 2, …), so replies cannot be mistaken for each other.
+  private nextId = 1_000_000_000;
+
+  constructor(supervisor: Supervisor) {
+    this.supervisor = supervisor;
+    supervisor.onForeignMessage((record, message) => this.onMessage(record, message));
+  }
+
+  /** Every live worker's `registry.getMetricsAsJSON()` results, flattened per worker. */
+  collect(): Promise<MetricsJson[]> {
+    const requestId = this.nextId++;
+    const workers = [...this.supervisor.apps.values()].flatMap((app) => app.records).filter((r) => r.worker?.isConnected() && r.pid !== null);
+    return new Promise((resolve) => {
+      const entry = { waiting: new Set<number>(), responses: [] as MetricsJson[], done: () => {} };
+      const finish = () => {
+        clearTimeout(timer);
+        this.pending.delete(requestId);
+        for (const pid of entry.waiting) this.silent.add(pid);
+        resolve(entry.responses);
+      };
+      entry.done = finish;
+      const timer = setTimeout(finish, WAIT_MS);
+      this.pending.set(requestId, entry);
+      for (const record of workers) {
+        record.worker!.send({ type: REQUEST, requestId } as never, () => {});
+        if (!this.silent.has(record.pid!)) entry.waiting.add(record.pid!);
+      }
+      if (entry.waiting.size === 0) setTimeout(finish, 50);
+    });
+  }
+
+  private onMessage(record: WorkerRecord, message: unknown): void {
+    const m = message as { type?: unknown; requestId?: unknown; metrics?: unknown };
+    if (m?.type !== RESPONSE || typeof m.requestId !== 'number') return;
+    const entry = this.pending.get(m.requestId);
+    if (!entry || record.pid === null) return;
+    this.silent.delete(record.pid);
+    if (Array.isArray(m.metrics)) entry.responses.push(...(m.metrics as MetricsJson[]));
+    entry.waiting.delete(record.pid);
+    if (entry.waiting.size === 0) entry.done();
+  }
+}
