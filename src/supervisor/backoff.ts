@@ -21,7 +21,7 @@ export interface ExitFacts {
 }
 
 /** Why nsup asked a worker to stop. */
-export type StopReason = 'shutdown' | 'reload' | 'rollback' | 'scale-down' | 'restart';
+export type StopReason = 'shutdown' | 'reload' | 'rollback' | 'scale-down' | 'restart' | 'replaced';
 
 /** The decision for one exit. */
 export type ExitDecision =

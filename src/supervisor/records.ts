@@ -29,6 +29,10 @@ export interface WorkerRecord {
   listenTimer: NodeJS.Timeout | null;
   output: WorkerOutput | null;
   log: Logger;
+  /** A replacement (memory limit, hung worker): the key of the worker it takes over from, and why. */
+  replaces: { key: number; reason: string } | null;
+  /** Last event-loop heartbeat from the worker (ms since epoch); null before the first. */
+  lastHeartbeat: number | null;
 }
 
 /** Per-slot history that outlives each process. */

@@ -65,6 +65,7 @@ export async function startSupervisor(config: ResolvedConfig, options: StartOpti
   const sampler = setInterval(() => {
     const pids = [...supervisor.apps.values()].flatMap((app) => app.records.map((r) => r.pid)).filter((pid): pid is number => pid !== null);
     usage.sample(pids);
+    supervisor.checkLimits((pid) => usage.get(pid).rssBytes);
   }, USAGE_INTERVAL_MS).unref();
   const watchers = startWatchers(config, reloads, logger);
   let metrics: MetricsServer | null = null;

@@ -163,6 +163,10 @@ export class Supervisor {
     },
     'listen-timeout': ({ key }) => {
       const record = this.byKey.get(key);
+      if (record?.replaces && !this.isUpRecord(record) && record.stopReason === null) {
+        record.log.error({ event: 'worker.replace-failed', replaces: record.replaces }, `${label(record)}: the replacement did not come up within ${formatDelay(record.config.listenTimeoutMs)}; the old worker keeps serving`);
+        return this.requestStop(record, 'rollback');
+      }
       const run = record?.app.reload;
       if (!record || !run || record.generation !== run.generation || this.isUpRecord(record)) return;
       run.failed.set(record.slot, `did not ${record.config.waitReady ? 'call ready()' : 'listen'} within ${formatDelay(record.config.listenTimeoutMs)}`);
@@ -233,6 +237,8 @@ export class Supervisor {
       // A new worker of a reload: its failure fails the reload, it is never restarted.
       if (!expected) run.failed.set(slot, `exited before it was up: ${reason}`);
       this.advanceReload(app);
+    } else if (record.replaces && !expected && !this.replacementTookOver(record)) {
+      record.log.error({ event: 'worker.replace-failed', replaces: record.replaces, reason }, `${label(record)}: the replacement exited before it was up (${reason}); the old worker keeps serving`);
     } else {
       if (!expected) this.restartAfterCrash(record, uptimeMs, reason);
       if (run) this.advanceReload(app);
@@ -246,6 +252,8 @@ export class Supervisor {
     const { app, slot } = record;
     const stats = app.slots[slot];
     if (!stats || this.stopping || app.pending || record.generation !== app.generation) return;
+    // A replacement already runs for this slot (memory limit, hung worker): it takes over.
+    if (app.records.some((r) => r.slot === slot && r.stopReason === null && ALIVE.has(r.state))) return;
     const decision = decideExit({ stopReason: record.stopReason, uptimeMs, failures: stats.failures, shuttingDown: this.stopping }, app.config.restart);
     if (decision.kind === 'restart') {
       stats.failures = decision.failures;
@@ -500,7 +508,43 @@ export class Supervisor {
     }
     if (from !== 'waiting' || to !== 'exited') record.log.info({ event: 'worker.state', from, to }, `${label(record)} ${from} → ${to}`);
     if (record.app.reload && this.isUpRecord(record)) this.advanceReload(record.app);
+    if (record.replaces && this.isUpRecord(record)) {
+      const old = this.byKey.get(record.replaces.key);
+      if (old && old.stopReason === null && ALIVE.has(old.state)) {
+        record.log.info({ event: 'worker.replaced', old: old.pid, reason: record.replaces.reason }, `${label(record)} is up; draining ${label(old)} (${record.replaces.reason})`);
+        this.requestStop(old, 'replaced');
+      }
+    }
     this.refreshAppStates();
+  }
+
+  /** Replace a live worker through the rolling path: a new one first, then drain the old one. */
+  replaceWorker(record: WorkerRecord, reason: string): boolean {
+    const { app } = record;
+    if (this.stopping || app.pending || app.reload || record.stopReason !== null || !this.isUpRecord(record)) return false;
+    if (app.records.some((r) => r.replaces?.key === record.key)) return false;
+    record.log.warn({ event: 'worker.replace', reason }, `${label(record)}: ${reason}; starting a replacement, then draining it`);
+    const next = this.fork(app, record.config, record.slot, record.generation);
+    next.replaces = { key: record.key, reason };
+    const key = next.key;
+    next.listenTimer = setTimeout(() => this.enqueue({ type: 'listen-timeout', key }), record.config.listenTimeoutMs);
+    return true;
+  }
+
+  /** Check every worker against its memory limit (RSS from the sampler); replace those above it. */
+  checkLimits(rssOf: (pid: number) => number | null): void {
+    for (const app of this.apps.values()) {
+      const limit = app.config.maxMemoryBytes;
+      if (limit === null) continue;
+      for (const record of [...app.records]) {
+        const rss = record.pid === null ? null : rssOf(record.pid);
+        if (rss !== null && rss > limit) this.replaceWorker(record, `memory ${formatBytes(rss)} is above maxMemory ${formatBytes(limit)}`);
+      }
+    }
+  }
+
+  private replacementTookOver(record: WorkerRecord): boolean {
+    return record.replaces !== null && !this.byKey.has(record.replaces.key);
   }
 
   /** Per slot, the newest live worker that is not being stopped: where messages to that id go. */
@@ -550,6 +594,8 @@ export class Supervisor {
       listenTimer: null,
       output: null,
       log: this.logger.child({ app: config.name, worker: slot, gen: generation }),
+      replaces: null,
+      lastHeartbeat: null,
     };
     this.byKey.set(record.key, record);
     app.records.push(record);
@@ -575,6 +621,10 @@ export class Supervisor {
       app.state = state;
     }
   }
+}
+
+function formatBytes(bytes: number): string {
+  return `${(bytes / 1024 / 1024).toFixed(1)} MB`;
 }
 
 function formatAddress(address: { address?: string | null; port?: number; addressType?: number | string }): string {

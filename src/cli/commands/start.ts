@@ -13,6 +13,7 @@ export const startOptions = {
   'listen-timeout': { type: 'string', description: "time for a new worker to listen or call ready() [default: 10s]" },
   watch: { alias: 'w', type: 'string', array: true, description: "rolling reload on file changes; optional paths [default: the script's folder]" },
   ignore: { type: 'string', array: true, description: 'extra glob not to watch (node_modules, .git, dot-files, *.log always are)' },
+  'max-memory': { type: 'string', description: "replace a worker (new one first, then drain) above this RSS, e.g. '512MB'" },
   'metrics-port': { type: 'number', description: 'serve /metrics, /healthz and /readyz from the primary on this port (0: any free port)' },
   'metrics-host': { type: 'string', description: 'interface for --metrics-port [default: 127.0.0.1]' },
   daemon: { alias: 'd', type: 'boolean', description: 'detach: return once every worker is up; logs go to <app>.log in the runtime dir' },
@@ -36,6 +37,7 @@ export interface StartArgs {
   daemon?: boolean;
   logMaxSize?: string;
   metricsPort?: number;
+  maxMemory?: string;
   metricsHost?: string;
   ignore?: string[];
   jsonLogs?: boolean;
