@@ -33,7 +33,8 @@ describe('chaos', () => {
         const victim = up[seed % up.length]!;
         process.kill(victim, 'SIGKILL');
         kills.push(victim);
-        await nsup.waitFor((e) => listening(e) && e.worker !== undefined && !kills.includes(e.pid as number) && nsup.listeningPids().length === 2, `round ${round}: replacement`, 5000);
+        await nsup.waitFor((e) => e.event === 'worker.exit' && e.pid === victim, `round ${round}: exit of ${victim}`, 5000);
+        await nsup.waitFor(() => nsup.listeningPids().length === 2 && !nsup.listeningPids().includes(victim), `round ${round}: replacement`, 5000);
       }
       const result = await load.stop();
       console.info(`chaos: ${kills.length} kills, ${result.ok} ok, ${result.failed} failed (bound ${kills.length * connections})`);
