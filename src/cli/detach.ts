@@ -22,7 +22,8 @@ export async function detach(config: ResolvedConfig): Promise<number> {
   const child = spawn(process.execPath, [...process.execArgv, ...process.argv.slice(1)], {
     detached: true,
     stdio: ['ignore', fd, fd],
-    env: { ...process.env, [DAEMON_ENV]: '1' },
+    // The daemon is not the unit's main process: it must not talk to systemd as if it were.
+    env: { ...withoutNotifySocket(process.env), [DAEMON_ENV]: '1' },
   });
   closeSync(fd);
   const pid = child.pid!;
@@ -51,6 +52,11 @@ export async function detach(config: ResolvedConfig): Promise<number> {
       `nsup: the daemon (pid ${pid}) keeps running and retrying; see nsup logs <app>, or stop it with nsup stop all\n`,
   );
   return EXIT.runtime;
+}
+
+function withoutNotifySocket(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const { NOTIFY_SOCKET: _ignored, ...rest } = env;
+  return rest;
 }
 
 function tail(path: string, lines: number): string {

@@ -23,10 +23,13 @@ export class ReloadController {
   private readonly loadConfig: ConfigSource;
   private readonly logger: Logger;
 
-  constructor(options: { supervisor: Supervisor; loadConfig: ConfigSource; logger: Logger }) {
+  private readonly onBusy: (busy: boolean) => void;
+
+  constructor(options: { supervisor: Supervisor; loadConfig: ConfigSource; logger: Logger; onBusy?: (busy: boolean) => void }) {
     this.supervisor = options.supervisor;
     this.loadConfig = options.loadConfig;
     this.logger = options.logger;
+    this.onBusy = options.onBusy ?? (() => {});
   }
 
   /** Reload these apps (or all); resolves with one result per app once their reload ran. */
@@ -49,7 +52,13 @@ export class ReloadController {
         this.pending.set(name, entry);
       }
     });
-    this.running ??= this.drain().finally(() => (this.running = null));
+    if (!this.running) {
+      this.onBusy(true);
+      this.running = this.drain().finally(() => {
+        this.running = null;
+        this.onBusy(false);
+      });
+    }
     return promise;
   }
 

@@ -10,6 +10,7 @@ import { AlreadyRunningError, UnsupportedRuntimeError } from '../errors.ts';
 import { createLogging } from '../log/logger.ts';
 import { startMetricsServer, type MetricsServer } from '../metrics/server.ts';
 import { UsageSampler } from '../metrics/usage.ts';
+import { createNotifier } from '../systemd/notify.ts';
 import { watchApp, type AppWatcher } from '../watch/watcher.ts';
 import { ReloadController, type ConfigSource } from './reload.ts';
 import { installSignals } from './signals.ts';
@@ -43,7 +44,16 @@ export async function startSupervisor(config: ResolvedConfig, options: StartOpti
   await refuseDuplicates(config);
   const { logger, output } = createLogging(options.daemon ? { daemonDir: dir, maxLogBytes: options.maxLogBytes ?? null } : {});
   const supervisor = new Supervisor({ config, logger, output });
-  const reloads = new ReloadController({ supervisor, logger, loadConfig: options.loadConfig ?? (async () => config) });
+  // systemd Type=notify: READY=1 only once every worker is up, RELOADING=1/READY=1 around
+  // reloads, STOPPING=1 when a stop begins. A no-op without NOTIFY_SOCKET.
+  const notifier = createNotifier(process.env, { onError: (message) => logger.warn({ event: 'systemd.notify-failed' }, message) });
+  const upCount = () => [...supervisor.apps.values()].map((a) => `${a.config.name} ${a.state}`).join(', ');
+  const reloads = new ReloadController({
+    supervisor,
+    logger,
+    loadConfig: options.loadConfig ?? (async () => config),
+    onBusy: (busy) => void (busy ? notifier.reloading(`reloading: ${upCount()}`) : notifier.ready(upCount())),
+  });
   const usage = new UsageSampler();
   const control = new ControlServer({
     path: socketPath(dir, process.pid),
@@ -62,6 +72,13 @@ export async function startSupervisor(config: ResolvedConfig, options: StartOpti
     process.exit(1);
   });
   supervisor.start();
+  if (notifier.enabled) {
+    void supervisor.whenUp('all', Infinity).then((up) => {
+      if (up) void notifier.ready(`every worker up: ${upCount()}`);
+    });
+    void supervisor.until(() => supervisor.isStopping, Infinity).then(() => notifier.stopping('draining workers'));
+    supervisor.onAppState(() => void notifier.status(upCount()));
+  }
   const sampler = setInterval(() => {
     const pids = [...supervisor.apps.values()].flatMap((app) => app.records.map((r) => r.pid)).filter((pid): pid is number => pid !== null);
     usage.sample(pids);
@@ -83,6 +100,7 @@ export async function startSupervisor(config: ResolvedConfig, options: StartOpti
     removeSignals();
     clearInterval(sampler);
     await Promise.all([control.close(), metrics?.close(), ...watchers.map((w) => w.close())]);
+    await Promise.race([notifier.flush(), new Promise((resolve) => setTimeout(resolve, 2000).unref())]);
     output.flush();
     return code;
   });

@@ -46,6 +46,7 @@ export class Supervisor {
   private readonly watchers = new Set<() => boolean>();
   readonly startedAt = new Date();
   private readonly foreignListeners = new Set<(record: WorkerRecord, message: unknown) => void>();
+  private readonly stateListeners = new Set<(app: AppRuntime) => void>();
 
   constructor(options: SupervisorOptions) {
     this.logger = options.logger;
@@ -61,6 +62,12 @@ export class Supervisor {
   /** Messages the IPC relay has delivered since start. */
   get messagesRelayed(): number {
     return this.relay.relayed;
+  }
+
+  /** Called with every app state change (systemd STATUS=, …). */
+  onAppState(fn: (app: AppRuntime) => void): () => void {
+    this.stateListeners.add(fn);
+    return () => this.stateListeners.delete(fn);
   }
 
   /** Receive the apps' own IPC messages (not nsup's), e.g. prom-client's metric replies. */
@@ -115,7 +122,8 @@ export class Supervisor {
       const timer = setTimeout(() => {
         this.watchers.delete(watcher);
         resolve(false);
-      }, timeoutMs);
+      }, Math.min(timeoutMs, 2 ** 31 - 1));
+      timer.unref();
       const watcher = () => {
         if (!check()) return false;
         clearTimeout(timer);
@@ -619,6 +627,7 @@ export class Supervisor {
         `${app.config.name}: ${app.state} → ${state}${failure ? ` (last exit: ${failure.reason})` : ''}`,
       );
       app.state = state;
+      for (const listener of this.stateListeners) listener(app);
     }
   }
 }

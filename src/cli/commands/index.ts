@@ -2,6 +2,7 @@
 import type { Argv, ArgumentsCamelCase } from 'yargs';
 import { logsCommand, reloadCommand, restartCommand, scaleCommand, statusCommand, stopCommand } from './control.ts';
 import { startCommand } from './start.ts';
+import { startupCommand } from './startup.ts';
 
 /** A command: its yargs usage, its flags, and a handler that resolves with the exit code. */
 export interface CommandModule<A> {
@@ -12,4 +13,4 @@ export interface CommandModule<A> {
 }
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export const commands: Array<CommandModule<any>> = [startCommand, statusCommand, reloadCommand, restartCommand, stopCommand, scaleCommand, logsCommand];
+export const commands: Array<CommandModule<any>> = [startCommand, statusCommand, reloadCommand, restartCommand, stopCommand, scaleCommand, logsCommand, startupCommand];
