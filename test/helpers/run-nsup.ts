@@ -38,8 +38,10 @@ export interface Nsup {
 const running = new Set<Nsup>();
 
 /** Start `nsup <args>`; the process is killed by cleanupAll() if a test leaves it running. */
-export function startNsup(args: string[], opts: { cwd?: string; env?: Record<string, string>; detached?: boolean } = {}): Nsup {
-  const proc = execa(process.execPath, [BIN, ...args], {
+export function startNsup(args: string[], opts: { cwd?: string; env?: Record<string, string>; detached?: boolean; wrap?: string[] } = {}): Nsup {
+  // `wrap` runs nsup under another command (e.g. unshare, to make it PID 1 of a namespace).
+  const [command, ...prefix] = opts.wrap ?? [process.execPath];
+  const proc = execa(command!, [...prefix, ...(opts.wrap ? [process.execPath] : []), BIN, ...args], {
     cwd: opts.cwd ?? ROOT,
     // Each supervisor gets its own runtime dir unless the test shares one on purpose: parallel
     // tests must not see each other's apps (nsup refuses a name that is already running).
