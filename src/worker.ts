@@ -1,6 +1,15 @@
-// Public `nsup/worker` API for code running inside a worker. Importing it outside nsup is safe.
-import { addShutdownHook, underNsup } from './worker/runtime.ts';
-import { NSUP_IPC } from './ipc/protocol.ts';
+// Public `nsup/worker` API for code running inside a worker. Importing it outside nsup is safe:
+// send/broadcast do nothing, on() returns a no-op unsubscribe, request() rejects.
+import { addShutdownHook, channel, underNsup } from './worker/runtime.ts';
+import { IPC_ERROR, NSUP_IPC, ipcError, type RequestTarget, type Target } from './ipc/protocol.ts';
+import type { Handler, RequestOptions } from './ipc/channel.ts';
+
+/** Types of the messaging API: handlers, the sender they learn about, targets, request options. */
+export type { Handler, RequestOptions, Sender } from './ipc/channel.ts';
+export type { RequestTarget, Target } from './ipc/protocol.ts';
+/** The `code` of each error messaging raises (e.g. `IPC_ERROR.timeout`), and the 1 MiB data limit. */
+export { IPC_ERROR } from './ipc/protocol.ts';
+export { MAX_DATA_BYTES } from './ipc/payload.ts';
 
 /** This worker's stable slot 0..n-1 (also NSUP_WORKER_ID and NODE_APP_INSTANCE); -1 outside nsup. */
 export const workerId: number = underNsup ? Number(process.env.NSUP_WORKER_ID) : -1;
@@ -16,4 +25,27 @@ export function ready(): void {
 /** Run `fn` before this worker exits on a drain (stop or reload), within the kill timeout. */
 export function onShutdown(fn: () => void | Promise<void>): void {
   addShutdownHook(fn);
+}
+
+/** Send `data` to the `topic` handlers of `to` (a worker id of this app, 'all', 'others', or { app, id? }); fire-and-forget. */
+export function send(to: Target, topic: string, data?: unknown): void {
+  channel?.send(to, topic, data);
+}
+
+/** Send `data` to the `topic` handlers of every other worker of this app: send('others', …). */
+export function broadcast(topic: string, data?: unknown): void {
+  channel?.send('others', topic, data, 'broadcast');
+}
+
+/** Handle `topic` messages and requests: `handler(data, fromWorkerId, { app, id })`. Returns an unsubscribe function. */
+export function on(topic: string, handler: Handler): () => void {
+  return channel ? channel.on(topic, handler) : () => {};
+}
+
+/** Ask one worker's `topic` handler; resolves with what it returns. Rejects on no target, no handler, its error, or timeout (5 s). */
+export function request(to: RequestTarget, topic: string, data?: unknown, options?: RequestOptions): Promise<unknown> {
+  if (channel) return channel.request(to, topic, data, options);
+  return Promise.reject(
+    ipcError(IPC_ERROR.notUnderNsup, `request('${String(topic)}'): this app is not running under nsup, so there are no other workers to ask. Start it with \`nsup start\`.`),
+  );
 }

@@ -52,6 +52,8 @@ export interface AppConfig {
   reloadBatch?: number;
   /** Write worker output lines that are JSON objects untouched, without the `[app:id]` prefix. Default false. */
   jsonLogs?: boolean;
+  /** IPC encoding of messages between workers: 'json', or 'advanced' (Map, Set, Buffer, BigInt, Date survive). Default 'json'. */
+  serialization?: 'json' | 'advanced';
   /** Replace a worker whose RSS grows above this ('512MB' or bytes). */
   maxMemory?: number | string;
 }
@@ -93,6 +95,7 @@ export interface ResolvedApp {
   waitReady: boolean;
   reloadBatch: number;
   jsonLogs: boolean;
+  serialization: 'json' | 'advanced';
   maxMemoryBytes: number | null;
 }
 

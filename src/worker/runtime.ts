@@ -1,10 +1,12 @@
 // Runs inside every worker before the user's script (preloaded with --import). It turns
 // SIGTERM/SIGINT and the primary's shutdown message into a graceful drain: stop accepting,
-// finish in-flight requests, tell keep-alive clients `Connection: close`, then exit.
+// finish in-flight requests, tell keep-alive clients `Connection: close`, then exit. It also
+// routes the primary's messaging messages to this worker's channel (ipc/channel.ts).
 import cluster from 'node:cluster';
 import diagnostics from 'node:diagnostics_channel';
 import net from 'node:net';
 import type http from 'node:http';
+import { Channel } from '../ipc/channel.ts';
 import { isInternal } from '../ipc/protocol.ts';
 
 /** Hooks registered with onShutdown(): run after connections are drained, before exit. */
@@ -17,6 +19,16 @@ export function addShutdownHook(fn: () => void | Promise<void>): void {
 
 /** Whether this process is an nsup worker. */
 export const underNsup = cluster.isWorker && typeof process.env.NSUP_APP === 'string';
+
+// One channel per process, even when two copies of nsup are loaded (the CLI's preload and an
+// app's own node_modules/nsup): two would both answer every request.
+const CHANNEL_KEY = Symbol.for('nsup.worker.channel');
+const shared = globalThis as { [CHANNEL_KEY]?: Channel };
+const ownsChannel = underNsup && !shared[CHANNEL_KEY];
+if (ownsChannel) shared[CHANNEL_KEY] = createChannel();
+
+/** This worker's end of messaging between workers; null outside nsup. */
+export const channel: Channel | null = underNsup ? (shared[CHANNEL_KEY] ?? null) : null;
 
 // Servers this worker listens with, and HTTP requests whose response is not finished.
 const servers = new Set<net.Server>();
@@ -68,8 +80,13 @@ function install(): void {
   // signal; by default it would kill every worker at once.
   process.on('SIGHUP', () => {});
   process.on('message', (message) => {
-    if (isInternal(message) && message.type === 'shutdown') void drain(message.timeoutMs);
+    // The app's own messages are not ours; its process.on('message') listeners see them as sent.
+    if (!isInternal(message)) return;
+    if (message.type === 'shutdown') void drain(message.timeoutMs);
+    else if (ownsChannel) channel?.receive(message);
   });
+  // Pending requests fail at once when the primary goes away, not after their timeout.
+  if (ownsChannel) process.once('disconnect', () => channel?.close());
 }
 
 /** Drain and exit; repeated calls share the first drain. */
@@ -116,6 +133,20 @@ function closeAfter(response: http.ServerResponse): void {
   if (response.headersSent) return;
   response.shouldKeepAlive = false;
   response.setHeader('Connection', 'close');
+}
+
+function createChannel(): Channel {
+  return new Channel({
+    port: {
+      get connected() {
+        return process.connected;
+      },
+      send: (message, done) => void process.send?.(message, undefined, undefined, done),
+    },
+    app: process.env.NSUP_APP ?? '',
+    id: Number(process.env.NSUP_WORKER_ID),
+    serialization: process.env.NSUP_SERIALIZATION === 'advanced' ? 'advanced' : 'json',
+  });
 }
 
 function sleep(ms: number): Promise<void> {

@@ -22,6 +22,7 @@ export function spawnWorker({ app, slot, generation }: SpawnRequest): Worker {
     execArgv: [...app.nodeArgs, '--import', RUNTIME_URL],
     cwd: app.cwd,
     silent: true,
+    serialization: app.serialization,
   });
   return cluster.fork({
     ...app.env,
@@ -30,5 +31,7 @@ export function spawnWorker({ app, slot, generation }: SpawnRequest): Worker {
     NODE_APP_INSTANCE: String(slot),
     NSUP_GENERATION: String(generation),
     NSUP_KILL_TIMEOUT: String(app.killTimeoutMs),
+    // Node removes NODE_CHANNEL_SERIALIZATION_MODE before user code runs; the worker's size and type checks need it.
+    NSUP_SERIALIZATION: app.serialization,
   });
 }
