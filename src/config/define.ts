@@ -54,6 +54,8 @@ export interface AppConfig {
   jsonLogs?: boolean;
   /** IPC encoding of messages between workers: 'json', or 'advanced' (Map, Set, Buffer, BigInt, Date survive). Default 'json'. */
   serialization?: 'json' | 'advanced';
+  /** Replace a worker whose event loop is blocked this long ('30s'), or 'off' (default). */
+  heartbeatTimeout?: Duration | 'off' | false;
   /** Replace a worker whose RSS grows above this ('512MB' or bytes). */
   maxMemory?: number | string;
 }
@@ -96,6 +98,7 @@ export interface ResolvedApp {
   reloadBatch: number;
   jsonLogs: boolean;
   serialization: 'json' | 'advanced';
+  heartbeatTimeoutMs: number | null;
   maxMemoryBytes: number | null;
 }
 

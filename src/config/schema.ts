@@ -121,6 +121,8 @@ const APP = {
   waitReady: flag('A worker counts as up only once it calls ready().'),
   reloadBatch: field('How many new workers a rolling reload starts at once.', 1, (v, at, c) =>
     typeof v === 'number' && Number.isSafeInteger(v) && v > 0 ? v : bad(c.where, at, v, 'a positive integer')),
+  heartbeatTimeout: field("Replace a worker whose event loop is blocked this long: a duration, or 'off'.", 'off', (v, at, c) =>
+    v === 'off' || v === false ? null : parseDuration(v, at, c.where)),
   serialization: field("IPC encoding of messages between workers: 'json', or 'advanced' (Map, Set, Buffer, BigInt survive).", 'json', (v, at, c) =>
     v === 'json' || v === 'advanced' ? v : bad(c.where, at, v, "'json' or 'advanced'")),
   jsonLogs: flag('Pass worker output lines that are JSON objects through untouched.'),
@@ -207,6 +209,7 @@ function resolveApp(value: unknown, at: string, c: Ctx): ResolvedApp {
     reloadBatch: a.reloadBatch,
     jsonLogs: a.jsonLogs,
     serialization: a.serialization,
+    heartbeatTimeoutMs: a.heartbeatTimeout,
     maxMemoryBytes: a.maxMemory,
   };
 }

@@ -19,6 +19,17 @@ export interface ReadyMessage {
   type: 'ready';
 }
 
+/** Worker → primary, every few hundred ms with heartbeatTimeout: "my event loop runs". */
+export interface HeartbeatMessage {
+  nsup: typeof NSUP_IPC;
+  type: 'heartbeat';
+}
+
+/** Whether a worker's message is an event-loop heartbeat. */
+export function isHeartbeat(message: unknown): boolean {
+  return isInternal(message) && (message as { type: string }).type === 'heartbeat';
+}
+
 /** How an app's IPC channel encodes messages (the app's `serialization` option). */
 export type Serialization = 'json' | 'advanced';
 

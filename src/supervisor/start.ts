@@ -82,8 +82,10 @@ export async function startSupervisor(config: ResolvedConfig, options: StartOpti
   const sampler = setInterval(() => {
     const pids = [...supervisor.apps.values()].flatMap((app) => app.records.map((r) => r.pid)).filter((pid): pid is number => pid !== null);
     usage.sample(pids);
-    supervisor.checkLimits((pid) => usage.get(pid).rssBytes);
+    supervisor.checkMemory((pid) => usage.get(pid).rssBytes);
   }, USAGE_INTERVAL_MS).unref();
+  const heartbeatMs = Math.min(...config.apps.map((a) => a.heartbeatTimeoutMs ?? Infinity));
+  const heartbeats = Number.isFinite(heartbeatMs) ? setInterval(() => supervisor.checkHeartbeats(), Math.max(100, Math.min(1000, heartbeatMs / 4))).unref() : null;
   const watchers = startWatchers(config, reloads, logger);
   let metrics: MetricsServer | null = null;
   if (config.metrics) {
@@ -99,6 +101,7 @@ export async function startSupervisor(config: ResolvedConfig, options: StartOpti
   const done = supervisor.done.then(async (code) => {
     removeSignals();
     clearInterval(sampler);
+    if (heartbeats) clearInterval(heartbeats);
     await Promise.all([control.close(), metrics?.close(), ...watchers.map((w) => w.close())]);
     await Promise.race([notifier.flush(), new Promise((resolve) => setTimeout(resolve, 2000).unref())]);
     output.flush();

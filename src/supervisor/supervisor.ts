@@ -3,7 +3,7 @@
 import type { ResolvedApp, ResolvedConfig } from '../config/define.ts';
 import type { Logger, Output } from '../log/logger.ts';
 import { forwardWorkerOutput } from '../log/worker-output.ts';
-import { NSUP_IPC, isInternal, isReadyMessage } from '../ipc/protocol.ts';
+import { NSUP_IPC, isHeartbeat, isInternal, isReadyMessage } from '../ipc/protocol.ts';
 import { Relay, type RelayTarget } from '../ipc/relay.ts';
 import { spawnWorker } from '../worker/spawn.ts';
 import { deriveAppState } from './app-state.ts';
@@ -206,7 +206,9 @@ export class Supervisor {
     worker.on('online', () => this.enqueue({ type: 'worker-online', key }));
     worker.on('listening', (address) => this.enqueue({ type: 'worker-listening', key, address: formatAddress(address) }));
     worker.on('message', (message) => {
-      if (isReadyMessage(message)) this.enqueue({ type: 'worker-ready', key });
+      // A heartbeat only refreshes a timestamp: checkLimits() reads it, nothing else does.
+      if (isHeartbeat(message)) record.lastHeartbeat = Date.now();
+      else if (isReadyMessage(message)) this.enqueue({ type: 'worker-ready', key });
       else if (isInternal(message)) this.relay.onMessage(this.relayTarget(record), message);
       // Anything else is the app's own IPC (e.g. prom-client's aggregator): passed on untouched.
       else for (const listener of this.foreignListeners) listener(record, message);
@@ -540,13 +542,27 @@ export class Supervisor {
   }
 
   /** Check every worker against its memory limit (RSS from the sampler); replace those above it. */
-  checkLimits(rssOf: (pid: number) => number | null): void {
+  checkMemory(rssOf: (pid: number) => number | null): void {
     for (const app of this.apps.values()) {
       const limit = app.config.maxMemoryBytes;
       if (limit === null) continue;
       for (const record of [...app.records]) {
         const rss = record.pid === null ? null : rssOf(record.pid);
         if (rss !== null && rss > limit) this.replaceWorker(record, `memory ${formatBytes(rss)} is above maxMemory ${formatBytes(limit)}`);
+      }
+    }
+  }
+
+  /** Replace every up worker whose event loop has not beaten for its app's heartbeatTimeout. */
+  checkHeartbeats(now = Date.now()): void {
+    for (const app of this.apps.values()) {
+      for (const record of [...app.records]) {
+        const timeout = record.config.heartbeatTimeoutMs;
+        if (timeout === null || !this.isUpRecord(record) || record.stopReason !== null) continue;
+        const silentMs = now - (record.lastHeartbeat ?? record.forkedAt);
+        if (silentMs > timeout) {
+          this.replaceWorker(record, `hung: its event loop has been blocked for ${formatDelay(silentMs)} (heartbeatTimeout ${formatDelay(timeout)})`);
+        }
       }
     }
   }
@@ -559,13 +575,14 @@ export class Supervisor {
   private relayTargets(appName: string): RelayTarget[] {
     const app = this.apps.get(appName);
     if (!app) return [];
-    const bySlot = new Map<number, WorkerRecord>();
-    for (const record of app.records) {
-      if (!record.worker || record.stopReason !== null || !ALIVE.has(record.state)) continue;
-      const current = bySlot.get(record.slot);
-      if (!current || record.generation > current.generation) bySlot.set(record.slot, record);
-    }
-    return [...bySlot.values()].sort((a, b) => a.slot - b.slot).map((record) => this.relayTarget(record));
+    // Every live worker that is not being stopped, per slot the one that is up (then the newest)
+    // first: during a reload, messages to an id reach a worker that can answer them, and
+    // broadcasts reach both generations.
+    const up = (r: WorkerRecord) => (this.isUpRecord(r) ? 1 : 0);
+    return app.records
+      .filter((r) => r.worker && r.stopReason === null && ALIVE.has(r.state))
+      .sort((a, b) => a.slot - b.slot || up(b) - up(a) || b.generation - a.generation)
+      .map((record) => this.relayTarget(record));
   }
 
   private relayTarget(record: WorkerRecord): RelayTarget {
@@ -574,7 +591,13 @@ export class Supervisor {
       app: record.app.config.name,
       slot: record.slot,
       pid: record.pid,
-      send: (message) => (record.worker?.isConnected() ? record.worker.send(message as never, () => {}) : false),
+      // worker.send() also returns false when its backlog is full (and still delivers), so false
+      // here means only "channel closed"; send errors surface on the worker's 'error' event.
+      send: (message) => {
+        if (!record.worker?.isConnected()) return false;
+        record.worker.send(message as never);
+        return true;
+      },
     };
   }
 

@@ -7,7 +7,7 @@ import diagnostics from 'node:diagnostics_channel';
 import net from 'node:net';
 import type http from 'node:http';
 import { Channel } from '../ipc/channel.ts';
-import { isInternal } from '../ipc/protocol.ts';
+import { NSUP_IPC, isInternal } from '../ipc/protocol.ts';
 
 /** Hooks registered with onShutdown(): run after connections are drained, before exit. */
 const shutdownHooks: Array<() => void | Promise<void>> = [];
@@ -85,6 +85,13 @@ function install(): void {
     if (message.type === 'shutdown') void drain(message.timeoutMs);
     else if (ownsChannel) channel?.receive(message);
   });
+  // With heartbeatTimeout, the primary replaces a worker whose event loop stops beating.
+  const beatMs = Number(process.env.NSUP_HEARTBEAT_MS);
+  if (beatMs > 0) {
+    setInterval(() => {
+      if (process.connected) process.send?.({ nsup: NSUP_IPC, type: 'heartbeat' });
+    }, beatMs).unref();
+  }
   // Pending requests fail at once when the primary goes away, not after their timeout.
   if (ownsChannel) process.once('disconnect', () => channel?.close());
 }

@@ -33,5 +33,14 @@ export function spawnWorker({ app, slot, generation }: SpawnRequest): Worker {
     NSUP_KILL_TIMEOUT: String(app.killTimeoutMs),
     // Node removes NODE_CHANNEL_SERIALIZATION_MODE before user code runs; the worker's size and type checks need it.
     NSUP_SERIALIZATION: app.serialization,
+    // Only the primary talks to systemd (READY=1 once every worker is up); an app with its own
+    // sd_notify library must not announce readiness early under NotifyAccess=all.
+    NOTIFY_SOCKET: undefined,
+    NSUP_HEARTBEAT_MS: app.heartbeatTimeoutMs === null ? undefined : String(heartbeatInterval(app.heartbeatTimeoutMs)),
   });
+}
+
+/** How often a worker reports its event loop alive: a few beats per heartbeatTimeout. */
+export function heartbeatInterval(timeoutMs: number): number {
+  return Math.max(50, Math.min(1000, Math.floor(timeoutMs / 4)));
 }

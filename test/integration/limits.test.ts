@@ -1,10 +1,10 @@
 // Issue 6: a worker above maxMemory is replaced through the rolling path (new one up first, then
 // the old one drains), without failing a request.
 import { afterEach, describe, expect, it } from 'vitest';
-import { freePort } from '../helpers/http.ts';
+import { freePort, get } from '../helpers/http.ts';
 import { startLoad } from '../helpers/load.ts';
 import { cleanupAll, startNsup, stopNsup, waitGone, type LogLine } from '../helpers/run-nsup.ts';
-import { FIXTURES } from '../helpers/tmp-project.ts';
+import { FIXTURES, tmpProject } from '../helpers/tmp-project.ts';
 
 afterEach(cleanupAll);
 
@@ -27,5 +27,32 @@ describe('resource limits', () => {
     expect(result.ok).toBeGreaterThan(0);
     expect(await stopNsup(nsup)).toBe(0);
     expect(await waitGone(nsup.workerPids())).toEqual([]);
+  });
+
+  it('replaces a worker whose event loop is blocked longer than heartbeatTimeout', async () => {
+    const port = await freePort();
+    const p = tmpProject();
+    try {
+      const script = p.fixture('blocker.js');
+      const config = p.write('supervisor.config.mjs', `export default { apps: [{ name: 'stuck', script: ${JSON.stringify(script)}, instances: 1, env: { PORT: '${port}' }, heartbeatTimeout: '1s', killTimeout: '1s' }] };`);
+      const nsup = startNsup(['start', '-c', config]);
+      await nsup.waitFor(listening, 'listening');
+      const hung = nsup.listeningPids()[0]!;
+      // A healthy worker is left alone.
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      expect(nsup.events.some((e) => e.event === 'worker.replace')).toBe(false);
+      void get(port, '/block', { timeoutMs: 20_000 }).catch(() => null);
+      const replace = await nsup.waitFor((e) => e.event === 'worker.replace' && e.pid === hung, 'hung worker replaced', 10_000);
+      expect(replace.msg).toMatch(/hung: its event loop has been blocked for \d+(\.\d)?(s|ms) \(heartbeatTimeout 1\.0s\)/);
+      await nsup.waitFor((e) => e.event === 'worker.replaced' && e.old === hung, 'replacement up');
+      const killed = await nsup.waitFor((e) => e.event === 'worker.exit' && e.pid === hung, 'hung worker gone');
+      expect(killed.signal).toBe('SIGKILL');
+      const body = (await get(port)).body;
+      expect(Number(body)).not.toBe(hung);
+      expect(await stopNsup(nsup)).toBe(0);
+      expect(await waitGone(nsup.workerPids())).toEqual([]);
+    } finally {
+      p.dispose();
+    }
   });
 });
