@@ -42,6 +42,24 @@ export async function runScale(app: string, count: string): Promise<number> {
   return reply.results.every((r) => r.ok) ? EXIT.ok : EXIT.runtime;
 }
 
+/** `nsup send <name> <target> <topic> [json]`: deliver to the workers' on(topic) handlers. */
+export async function runSend(app: string, target: string, topic: string, json: string | undefined): Promise<number> {
+  if (app === 'all') throw new UsageError('nsup send takes one app name');
+  if (target !== 'all' && !/^\d+$/.test(target)) throw new UsageError(`nsup send: target must be a worker id (0, 1, …) or 'all', got '${target}'`);
+  let data: unknown;
+  if (json !== undefined) {
+    try {
+      data = JSON.parse(json);
+    } catch (error) {
+      throw new UsageError(`nsup send: the data is not valid JSON (${(error as Error).message}). Quote it for the shell, e.g. '{"n": 1}'`);
+    }
+  }
+  const [supervisor] = await supervisorsFor(app);
+  const reply = (await request(supervisor!.path, 'send', { app, target, topic, data }, { timeoutMs: STATUS_TIMEOUT_MS })) as { delivered: number[] };
+  process.stdout.write(`${app}: '${topic}' delivered to ${reply.delivered.length} worker${reply.delivered.length === 1 ? '' : 's'} (pid ${reply.delivered.join(', ')})\n`);
+  return EXIT.ok;
+}
+
 /** `nsup logs <name> [-n lines] [-f]` */
 export async function runLogs(app: string, opts: { lines: number; follow: boolean }): Promise<number> {
   if (app === 'all') throw new UsageError('nsup logs takes one app name (see nsup status for the names)');

@@ -43,6 +43,13 @@ export function createHandlers(deps: HandlerDeps): Record<string, Handler> {
       stop();
       return { app };
     },
+    send: async (args) => {
+      const [app] = appNames(supervisor, args);
+      const to = args.target === 'all' ? 'all' : Number(args.target);
+      if (to !== 'all' && !Number.isInteger(to)) throw new UsageError(`target must be a worker id or 'all', got ${JSON.stringify(args.target)}`);
+      if (typeof args.topic !== 'string' || args.topic === '') throw new UsageError('topic must be a non-empty string');
+      return supervisor.deliver(app!, to, args.topic, args.data);
+    },
     'wait-up': async (args) => {
       const timeoutMs = typeof args.timeoutMs === 'number' ? args.timeoutMs : 10_000;
       const up = await supervisor.whenUp('all', timeoutMs);

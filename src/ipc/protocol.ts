@@ -112,7 +112,10 @@ export interface CancelMessage {
   seq: number;
 }
 
-/** Primary → worker: a message for the topic's handlers. `from` is the sender's worker id. */
+/** `from` of a message that came from outside the cluster (`nsup send`); its `fromApp` is 'nsup'. */
+export const FROM_OUTSIDE = -1;
+
+/** Primary → worker: a message for the topic's handlers. `from` is the sender's worker id (FROM_OUTSIDE for nsup send). */
 export interface DeliverMessage {
   nsup: typeof NSUP_IPC;
   type: 'deliver';
@@ -206,7 +209,7 @@ export function parsePrimaryMessage(message: unknown): PrimaryMessage | null {
   const m = message as unknown as Record<string, unknown>;
   switch (m.type) {
     case 'deliver':
-      return isTopic(m.topic) && isWorkerId(m.from) && typeof m.fromApp === 'string' ? (message as DeliverMessage) : null;
+      return isTopic(m.topic) && (isWorkerId(m.from) || m.from === FROM_OUTSIDE) && typeof m.fromApp === 'string' ? (message as DeliverMessage) : null;
     case 'invoke':
       return isSeq(m.seq) && isSeq(m.via) && isTopic(m.topic) && isWorkerId(m.from) && typeof m.fromApp === 'string' ? (message as InvokeMessage) : null;
     case 'reply':

@@ -1,9 +1,10 @@
 // The primary: owns the worker table and the event queue, and is the only place that forks,
 // signals or times workers. Decisions come from the pure modules next to it.
 import type { ResolvedApp, ResolvedConfig } from '../config/define.ts';
+import { ControlError } from '../errors.ts';
 import type { Logger, Output } from '../log/logger.ts';
 import { forwardWorkerOutput } from '../log/worker-output.ts';
-import { NSUP_IPC, isHeartbeat, isInternal, isReadyMessage } from '../ipc/protocol.ts';
+import { FROM_OUTSIDE, NSUP_IPC, isHeartbeat, type DeliverMessage, isInternal, isReadyMessage } from '../ipc/protocol.ts';
 import { Relay, type RelayTarget } from '../ipc/relay.ts';
 import { spawnWorker } from '../worker/spawn.ts';
 import { deriveAppState } from './app-state.ts';
@@ -526,6 +527,17 @@ export class Supervisor {
       }
     }
     this.refreshAppStates();
+  }
+
+  /** Deliver a message from outside (nsup send) to the `on(topic)` handlers of one worker or all; `from` is -1. */
+  deliver(appName: string, to: number | 'all', topic: string, data: unknown): { delivered: number[] } {
+    const targets = this.relayTargets(appName);
+    const chosen = to === 'all' ? targets : targets.filter((t) => t.slot === to).slice(0, 1);
+    if (chosen.length === 0) {
+      throw new ControlError(`app '${appName}' has no running worker ${to}${targets.length ? ` (running: ${[...new Set(targets.map((t) => t.slot))].join(', ')})` : ''}`);
+    }
+    const message: DeliverMessage = { nsup: NSUP_IPC, type: 'deliver', topic, data, from: FROM_OUTSIDE, fromApp: 'nsup' };
+    return { delivered: chosen.filter((target) => target.send(message)).map((target) => target.pid ?? -1) };
   }
 
   /** Replace a live worker through the rolling path: a new one first, then drain the old one. */

@@ -1,10 +1,11 @@
 // Issue 5: messages between workers through the real `nsup` binary. Each fixture worker listens on
 // its own port, so the test drives exactly one worker over HTTP and reads what its call returned.
 import { execa } from 'execa';
+import { dirname } from 'node:path';
 import http from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import { freePort, getJson } from '../helpers/http.ts';
-import { ROOT, cleanupAll, startNsup, stopNsup, waitGone, type LogLine, type Nsup } from '../helpers/run-nsup.ts';
+import { BIN, ROOT, cleanupAll, startNsup, stopNsup, waitGone, type LogLine, type Nsup } from '../helpers/run-nsup.ts';
 import { FIXTURES, tmpProject } from '../helpers/tmp-project.ts';
 
 afterEach(cleanupAll);
@@ -50,6 +51,28 @@ async function withCluster(apps: AppSpec[], fn: (c: Cluster) => Promise<void>): 
 }
 
 describe('messages between workers (issue 5)', () => {
+  it('nsup send delivers from the CLI to every worker, or to one', async () => {
+    await withCluster([{ name: 'web', instances: 2 }], async ({ nsup, call }) => {
+      const start = await nsup.waitFor((e) => e.event === 'supervisor.start', 'start');
+      const env = { NSUP_HOME: dirname(start.socket as string), NO_COLOR: '1' };
+      const cli = (args: string[]) => execa(process.execPath, [BIN, ...args], { env, reject: false, timeout: 15_000 });
+      const all = await cli(['send', 'web', 'all', 'hello', '"n-all"']);
+      expect(all.exitCode, all.stderr).toBe(0);
+      expect(all.stdout).toMatch(/^web: 'hello' delivered to 2 workers \(pid \d+, \d+\)$/);
+      const one = await cli(['send', 'web', '1', 'hello', '"n-one"']);
+      expect(one.stdout).toMatch(/delivered to 1 worker /);
+      const seen = async (id: number, nonce: string) => (await call('web', 1 - id, `/request?to=${id}&topic=seen&data=${encodeURIComponent(JSON.stringify(nonce))}`)).result;
+      expect([await seen(0, 'n-all'), await seen(1, 'n-all')]).toEqual([1, 1]);
+      expect([await seen(0, 'n-one'), await seen(1, 'n-one')]).toEqual([0, 1]);
+      const missing = await cli(['send', 'web', '7', 'hello']);
+      expect(missing.exitCode).toBe(1);
+      expect(missing.stderr).toMatch(/app 'web' has no running worker 7 \(running: 0, 1\)/);
+      const badJson = await cli(['send', 'web', 'all', 'hello', '{nope']);
+      expect(badJson.exitCode).toBe(2);
+      expect(badJson.stderr).toMatch(/the data is not valid JSON/);
+    });
+  });
+
   it('request/reply: each worker answers with its own pid, and learns who asked', async () => {
     await withCluster([{ name: 'web', instances: 2 }], async ({ call, pid }) => {
       const a = await call('web', 0, '/request?to=1&topic=pid');

@@ -49,3 +49,14 @@ export const logsCommand: CommandModule<{ name: string; lines: number; follow?: 
       .option('follow', { alias: 'f', type: 'boolean', description: 'keep printing new lines until Ctrl-C' }),
   handler: async (args) => (await import('../run-control.ts')).runLogs(args.name, { lines: args.lines, follow: Boolean(args.follow) }),
 };
+
+export const sendCommand: CommandModule<{ name: string; target: string; topic: string; json?: string }> = {
+  command: 'send <name> <target> <topic> [json]',
+  describe: "deliver a message to the workers' on(topic) handlers (target: worker id or all; handlers see from = -1)",
+  builder: (yargs) =>
+    appArg(yargs)
+      .positional('target', { type: 'string', describe: "worker id, or 'all'", demandOption: true })
+      .positional('topic', { type: 'string', describe: 'topic of the on() handlers', demandOption: true })
+      .positional('json', { type: 'string', describe: 'data, as JSON' }),
+  handler: async (args) => (await import('../run-control.ts')).runSend(args.name, String(args.target), String(args.topic), args.json),
+};
