@@ -9,10 +9,13 @@ import { Relay, type RelayTarget } from '../ipc/relay.ts';
 import { spawnWorker } from '../worker/spawn.ts';
 import { deriveAppState } from './app-state.ts';
 import { decideExit, formatDelay, type StopReason } from './backoff.ts';
+import { onAppOp } from './app-ops.ts';
+import type { Core, EventOf } from './core.ts';
 import { EventQueue, type SupervisorEvent } from './events.ts';
+import { advanceReload, endReload, onReloadStart } from './reloading.ts';
+import { checkHeartbeats, checkMemory, replaceWorker, replacementTookOver } from './replacing.ts';
 import { explainExit } from './explain-exit.ts';
 import { freshSlots, label, reportLines, type AppOpResult, type AppRuntime, type ReloadResult, type WorkerRecord } from './records.ts';
-import { nextReloadStep } from './reload-plan.ts';
 import { ALIVE, canTransition, isUp, type WorkerState } from './worker-state.ts';
 
 export type { AppRuntime, WorkerRecord } from './records.ts';
@@ -24,13 +27,12 @@ export interface SupervisorOptions {
   output: Output;
 }
 
-type EventOf<T extends SupervisorEvent['type']> = Extract<SupervisorEvent, { type: T }>;
 
 /** Supervises every app of a config until stopped; `done` resolves with the exit code. */
-export class Supervisor {
+export class Supervisor implements Core {
   readonly apps = new Map<string, AppRuntime>();
   readonly done: Promise<number>;
-  private readonly logger: Logger;
+  readonly logger: Logger;
   private readonly output: Output;
   private readonly queue = new EventQueue<SupervisorEvent>((event) => {
     this.handlers[event.type](event as never);
@@ -75,6 +77,26 @@ export class Supervisor {
   onForeignMessage(fn: (record: WorkerRecord, message: unknown) => void): () => void {
     this.foreignListeners.add(fn);
     return () => this.foreignListeners.delete(fn);
+  }
+
+  /** @internal */
+  hasRecord(key: number): boolean {
+    return this.byKey.has(key);
+  }
+
+  /** Replace a live worker through the rolling path: a new one first, then drain the old one. */
+  replaceWorker(record: WorkerRecord, reason: string): boolean {
+    return replaceWorker(this, record, reason);
+  }
+
+  /** Check every worker against its memory limit (RSS from the sampler); replace those above it. */
+  checkMemory(rssOf: (pid: number) => number | null): void {
+    checkMemory(this, rssOf);
+  }
+
+  /** Replace every up worker whose event loop has not beaten for its app's heartbeatTimeout. */
+  checkHeartbeats(now = Date.now()): void {
+    checkHeartbeats(this, now);
   }
 
   /** Whether a stop has begun. */
@@ -179,14 +201,15 @@ export class Supervisor {
       const run = record?.app.reload;
       if (!record || !run || record.generation !== run.generation || this.isUpRecord(record)) return;
       run.failed.set(record.slot, `did not ${record.config.waitReady ? 'call ready()' : 'listen'} within ${formatDelay(record.config.listenTimeoutMs)}`);
-      this.advanceReload(record.app);
+      advanceReload(this, record.app);
     },
-    'reload-start': (event) => this.onReloadStart(event),
-    'app-op': (event) => this.onAppOp(event),
+    'reload-start': (event) => onReloadStart(this, event),
+    'app-op': (event) => onAppOp(this, event),
     stop: ({ source }) => this.onStop(source),
   };
 
-  private fork(app: AppRuntime, config: ResolvedApp, slot: number, generation: number): WorkerRecord {
+  /** @internal */
+  fork(app: AppRuntime, config: ResolvedApp, slot: number, generation: number): WorkerRecord {
     const worker = spawnWorker({ app: config, slot, generation });
     const pid = worker.process.pid ?? null;
     const record = this.newRecord(app, config, slot, generation, 'starting');
@@ -247,12 +270,12 @@ export class Supervisor {
     if (run && record.generation === run.generation) {
       // A new worker of a reload: its failure fails the reload, it is never restarted.
       if (!expected) run.failed.set(slot, `exited before it was up: ${reason}`);
-      this.advanceReload(app);
-    } else if (record.replaces && !expected && !this.replacementTookOver(record)) {
+      advanceReload(this, app);
+    } else if (record.replaces && !expected && !replacementTookOver(this, record)) {
       record.log.error({ event: 'worker.replace-failed', replaces: record.replaces, reason }, `${label(record)}: the replacement exited before it was up (${reason}); the old worker keeps serving`);
     } else {
       if (!expected) this.restartAfterCrash(record, uptimeMs, reason);
-      if (run) this.advanceReload(app);
+      if (run) advanceReload(this, app);
     }
     if (app.pending && app.records.length === 0) app.pending.done();
     this.refreshAppStates();
@@ -299,167 +322,9 @@ export class Supervisor {
     record.timer = setTimeout(() => this.enqueue({ type: 'restart-due', key }), delayMs);
   }
 
-  private onReloadStart({ app: name, config: fromFile, trigger, finish }: EventOf<'reload-start'>): void {
-    let config = fromFile;
-    const app = this.apps.get(name);
-    const refuse = (reason: string) => finish({ app: name, ok: false, generation: app?.generation ?? 0, durationMs: 0, reason });
-    if (!app) return refuse(`no app named '${name}'`);
-    if (this.stopping) return refuse('the supervisor is stopping');
-    if (app.reload) return refuse('a reload of this app is already running');
-    const generation = Math.max(app.generation, ...app.records.map((r) => r.generation)) + 1;
-    // A count set with nsup scale outlives reloads (a restart of nsup goes back to the config).
-    if (app.scaledTo !== null && config.instances !== app.scaledTo) {
-      config = Object.freeze({ ...config, instances: app.scaledTo, instancesSource: `scaled to ${app.scaledTo} (nsup scale)` });
-    }
-    app.reload = { generation, config, trigger, startedAt: Date.now(), phase: 'surge', failed: new Map(), finish };
-    this.logger.info(
-      { event: 'reload.start', app: name, trigger, generation, instances: config.instances },
-      `${name}: rolling reload to generation ${generation} (${trigger}): ${config.instances} new worker${config.instances === 1 ? '' : 's'}, ${config.reloadBatch} at a time`,
-    );
-    // Slots parked in backoff would fork old code mid-reload; the new generation replaces them.
-    for (const record of [...app.records]) {
-      if (record.state === 'waiting') {
-        this.move(record, 'exited');
-        this.remove(record);
-      }
-    }
-    this.advanceReload(app);
-  }
-
-  /** Ask the reload plan what comes next for `app`, and do it. */
-  private advanceReload(app: AppRuntime): void {
-    const run = app.reload;
-    if (!run) return;
-    const incoming = app.records.filter((r) => r.generation === run.generation && r.stopReason === null);
-    const slotsSeen = new Set([...incoming.map((r) => r.slot), ...run.failed.keys()]);
-    const step = nextReloadStep({
-      desired: run.config.instances,
-      batch: run.config.reloadBatch,
-      phase: run.phase,
-      incoming: [...slotsSeen].map((slot) => ({
-        slot,
-        up: incoming.some((r) => r.slot === slot && this.isUpRecord(r)),
-        failed: run.failed.get(slot) ?? null,
-      })),
-      oldAlive: app.records.filter((r) => r.generation !== run.generation).length,
-    });
-    const log = this.logger.child({ app: app.config.name, gen: run.generation });
-    switch (step.kind) {
-      case 'fork':
-        for (const slot of step.slots) {
-          const record = this.fork(app, run.config, slot, run.generation);
-          const key = record.key;
-          record.listenTimer = setTimeout(() => this.enqueue({ type: 'listen-timeout', key }), run.config.listenTimeoutMs);
-          log.info({ event: 'reload.step', step: 'fork', worker: slot, pid: record.pid }, `${app.config.name}: reload: new worker ${slot} (pid ${record.pid}) starting`);
-        }
-        return;
-      case 'retire': {
-        run.phase = 'retire';
-        const old = app.records.filter((r) => r.generation !== run.generation);
-        log.info({ event: 'reload.step', step: 'retire', old: old.map((r) => r.pid) }, `${app.config.name}: reload: every new worker is up; draining ${old.length} old worker${old.length === 1 ? '' : 's'}`);
-        for (const record of old) {
-          if (record.state === 'waiting') {
-            this.move(record, 'exited');
-            this.remove(record);
-          } else if (record.state !== 'stopping') {
-            this.requestStop(record, 'reload');
-          }
-        }
-        return this.advanceReload(app);
-      }
-      case 'done':
-        return this.endReload(app, { ok: true });
-      case 'rollback':
-        for (const record of incoming) this.requestStop(record, 'rollback');
-        return this.endReload(app, { ok: false, reason: step.reason });
-      case 'wait':
-        return;
-    }
-  }
-
-  private endReload(app: AppRuntime, outcome: { ok: boolean; reason?: string }): void {
-    const run = app.reload!;
-    app.reload = null;
-    const durationMs = Date.now() - run.startedAt;
-    const result: ReloadResult = { app: app.config.name, ok: outcome.ok, generation: outcome.ok ? run.generation : app.generation, durationMs, ...(outcome.reason ? { reason: outcome.reason } : {}) };
-    if (outcome.ok) app.counters.reloadsDone++;
-    else app.counters.reloadsRolledBack++;
-    if (outcome.ok) {
-      const restarts = app.slots.map((s) => s.restarts);
-      app.config = run.config;
-      app.generation = run.generation;
-      app.slots = freshSlots(run.config.instances).map((s, i) => ({ ...s, restarts: restarts[i] ?? 0 }));
-      this.logger.info({ event: 'reload.done', app: app.config.name, generation: run.generation, durationMs, trigger: run.trigger }, `${app.config.name}: reload to generation ${run.generation} done in ${durationMs} ms`);
-    } else {
-      this.logger.error(
-        { event: 'reload.rolled-back', app: app.config.name, generation: run.generation, durationMs, reason: outcome.reason, lastFailure: app.lastFailure, trigger: run.trigger },
-        `${app.config.name}: reload to generation ${run.generation} rolled back after ${durationMs} ms because ${outcome.reason}; generation ${app.generation} keeps serving`,
-      );
-    }
-    app.lastReload = result;
-    this.refreshAppStates();
-    run.finish(result);
-  }
-
-  private onAppOp({ app: name, op, to, finish }: EventOf<'app-op'>): void {
-    const app = this.apps.get(name);
-    const fail = (message: string) => finish({ ok: false, app: name, message });
-    if (!app) return fail(`no app named '${name}' in this supervisor (apps: ${[...this.apps.keys()].join(', ')})`);
-    if (this.stopping) return fail('the supervisor is stopping');
-    if (app.pending) return fail(`a ${app.pending.op} of ${name} is already under way`);
-    if (app.reload && op !== 'stop') return fail(`a reload of ${name} is under way; try again when it is done`);
-    if (app.reload) this.endReload(app, { ok: false, reason: `${name} is being stopped` });
-    const log = this.logger.child({ app: name });
-    if (op === 'scale') return finish(this.scale(app, to ?? app.config.instances));
-    log.info({ event: `app.${op}` }, `${name}: ${op === 'stop' ? 'stopping' : 'restarting (not zero-downtime: stop every worker, then start)'}`);
-    app.pending = {
-      op,
-      done: () => {
-        app.pending = null;
-        if (op === 'stop') {
-          this.apps.delete(name);
-          log.info({ event: 'app.stopped' }, `${name}: stopped`);
-          finish({ ok: true, app: name, message: `${name} stopped` });
-          if (this.apps.size === 0) this.onStop(`nsup stop ${name} (no app left)`);
-          return;
-        }
-        app.generation = Math.max(app.generation, ...app.records.map((r) => r.generation)) + 1;
-        app.slots = freshSlots(app.config.instances);
-        for (let slot = 0; slot < app.config.instances; slot++) this.fork(app, app.config, slot, app.generation);
-        void this.whenUp([name], app.config.listenTimeoutMs).then((up) =>
-          finish(up ? { ok: true, app: name, message: `${name} restarted` } : { ok: false, app: name, message: `${name} restarted, but not every worker came up within ${formatDelay(app.config.listenTimeoutMs)}${app.lastFailure ? `: ${app.lastFailure.reason}` : ''}` }),
-        );
-      },
-    };
-    this.stopRecords(app.records, op === 'stop' ? 'shutdown' : 'restart');
-    if (app.records.length === 0) app.pending.done();
-    this.refreshAppStates();
-  }
-
-  /** Add workers (new slots) or drain the highest slots, to `to` workers. */
-  private scale(app: AppRuntime, to: number): AppOpResult {
-    const name = app.config.name;
-    const from = app.config.instances;
-    if (!Number.isSafeInteger(to) || to < 1) return { ok: false, app: name, message: `cannot scale ${name} to ${to}: give a worker count of 1 or more (to stop the app: nsup stop ${name})` };
-    if (to === from) return { ok: true, app: name, message: `${name} already has ${to} worker${to === 1 ? '' : 's'}` };
-    app.config = Object.freeze({ ...app.config, instances: to, instancesSource: `scaled from ${from} to ${to}` });
-    app.scaledTo = to;
-    this.logger.info({ event: 'app.scale', app: name, from, to }, `${name}: scaling from ${from} to ${to} workers`);
-    if (to > from) {
-      for (let slot = from; slot < to; slot++) {
-        app.slots[slot] = { restarts: 0, failures: 0, halted: false };
-        this.fork(app, app.config, slot, app.generation);
-      }
-    } else {
-      app.slots.length = to;
-      this.stopRecords(app.records.filter((r) => r.slot >= to), 'scale-down');
-    }
-    this.refreshAppStates();
-    return { ok: true, app: name, message: `${name}: ${from} → ${to} workers` };
-  }
-
   /** Cancel waiting records and ask live ones to drain. */
-  private stopRecords(records: WorkerRecord[], reason: StopReason): void {
+  /** @internal */
+  stopRecords(records: WorkerRecord[], reason: StopReason): void {
     for (const record of [...records]) {
       if (record.state === 'waiting') {
         this.move(record, 'exited');
@@ -470,7 +335,8 @@ export class Supervisor {
     }
   }
 
-  private onStop(source: string): void {
+  /** @internal */
+  onStop(source: string): void {
     if (this.stopping) {
       this.logger.warn({ event: 'supervisor.stopping', source, force: true }, `${source} again: stopping at once (SIGKILL to every worker)`);
       for (const record of this.byKey.values()) if (record.worker && ALIVE.has(record.state)) record.worker.process.kill('SIGKILL');
@@ -478,14 +344,15 @@ export class Supervisor {
     }
     this.stopping = true;
     this.logger.info({ event: 'supervisor.stopping', source }, `${source}: draining every worker, then stopping`);
-    for (const app of this.apps.values()) if (app.reload) this.endReload(app, { ok: false, reason: 'the supervisor is stopping' });
+    for (const app of this.apps.values()) if (app.reload) endReload(this, app, { ok: false, reason: 'the supervisor is stopping' });
     this.stopRecords([...this.byKey.values()], 'shutdown');
     this.refreshAppStates();
     this.checkStopped();
   }
 
   /** Ask a worker to drain: intent first, then the message, then the kill timer. */
-  private requestStop(record: WorkerRecord, reason: StopReason): void {
+  /** @internal */
+  requestStop(record: WorkerRecord, reason: StopReason): void {
     record.stopReason = reason;
     this.move(record, 'stopping');
     const timeoutMs = record.config.killTimeoutMs;
@@ -503,7 +370,8 @@ export class Supervisor {
   }
 
   /** The one transition function: checks the table, clears the record's timers, logs once. */
-  private move(record: WorkerRecord | undefined, to: WorkerState): void {
+  /** @internal */
+  move(record: WorkerRecord | undefined, to: WorkerState): void {
     if (!record || record.state === to) return;
     const from = record.state;
     if (!canTransition(from, to)) {
@@ -518,7 +386,7 @@ export class Supervisor {
       record.listenTimer = null;
     }
     if (from !== 'waiting' || to !== 'exited') record.log.info({ event: 'worker.state', from, to }, `${label(record)} ${from} → ${to}`);
-    if (record.app.reload && this.isUpRecord(record)) this.advanceReload(record.app);
+    if (record.app.reload && this.isUpRecord(record)) advanceReload(this, record.app);
     if (record.replaces && this.isUpRecord(record)) {
       const old = this.byKey.get(record.replaces.key);
       if (old && old.stopReason === null && ALIVE.has(old.state)) {
@@ -538,49 +406,6 @@ export class Supervisor {
     }
     const message: DeliverMessage = { nsup: NSUP_IPC, type: 'deliver', topic, data, from: FROM_OUTSIDE, fromApp: 'nsup' };
     return { delivered: chosen.filter((target) => target.send(message)).map((target) => target.pid ?? -1) };
-  }
-
-  /** Replace a live worker through the rolling path: a new one first, then drain the old one. */
-  replaceWorker(record: WorkerRecord, reason: string): boolean {
-    const { app } = record;
-    if (this.stopping || app.pending || app.reload || record.stopReason !== null || !this.isUpRecord(record)) return false;
-    if (app.records.some((r) => r.replaces?.key === record.key)) return false;
-    record.log.warn({ event: 'worker.replace', reason }, `${label(record)}: ${reason}; starting a replacement, then draining it`);
-    const next = this.fork(app, record.config, record.slot, record.generation);
-    next.replaces = { key: record.key, reason };
-    const key = next.key;
-    next.listenTimer = setTimeout(() => this.enqueue({ type: 'listen-timeout', key }), record.config.listenTimeoutMs);
-    return true;
-  }
-
-  /** Check every worker against its memory limit (RSS from the sampler); replace those above it. */
-  checkMemory(rssOf: (pid: number) => number | null): void {
-    for (const app of this.apps.values()) {
-      const limit = app.config.maxMemoryBytes;
-      if (limit === null) continue;
-      for (const record of [...app.records]) {
-        const rss = record.pid === null ? null : rssOf(record.pid);
-        if (rss !== null && rss > limit) this.replaceWorker(record, `memory ${formatBytes(rss)} is above maxMemory ${formatBytes(limit)}`);
-      }
-    }
-  }
-
-  /** Replace every up worker whose event loop has not beaten for its app's heartbeatTimeout. */
-  checkHeartbeats(now = Date.now()): void {
-    for (const app of this.apps.values()) {
-      for (const record of [...app.records]) {
-        const timeout = record.config.heartbeatTimeoutMs;
-        if (timeout === null || !this.isUpRecord(record) || record.stopReason !== null) continue;
-        const silentMs = now - (record.lastHeartbeat ?? record.forkedAt);
-        if (silentMs > timeout) {
-          this.replaceWorker(record, `hung: its event loop has been blocked for ${formatDelay(silentMs)} (heartbeatTimeout ${formatDelay(timeout)})`);
-        }
-      }
-    }
-  }
-
-  private replacementTookOver(record: WorkerRecord): boolean {
-    return record.replaces !== null && !this.byKey.has(record.replaces.key);
   }
 
   /** Per slot, the newest live worker that is not being stopped: where messages to that id go. */
@@ -617,7 +442,8 @@ export class Supervisor {
     return app.records.some((r) => r.slot === slot && r.stopReason === null && this.isUpRecord(r));
   }
 
-  private isUpRecord(record: WorkerRecord): boolean {
+  /** @internal */
+  isUpRecord(record: WorkerRecord): boolean {
     return isUp(record.state, record.config.waitReady);
   }
 
@@ -645,13 +471,15 @@ export class Supervisor {
     return record;
   }
 
-  private remove(record: WorkerRecord): void {
+  /** @internal */
+  remove(record: WorkerRecord): void {
     this.byKey.delete(record.key);
     record.app.records = record.app.records.filter((other) => other !== record);
   }
 
   /** Recompute every app's state; log the ones that changed. */
-  private refreshAppStates(): void {
+  /** @internal */
+  refreshAppStates(): void {
     for (const app of this.apps.values()) {
       const slots = app.slots.map((stats, slot) => ({ ...stats, up: this.slotUp(app, slot) }));
       const state = deriveAppState(slots, { stopping: this.stopping || app.pending !== null, reloading: app.reload !== null });
@@ -665,10 +493,6 @@ export class Supervisor {
       for (const listener of this.stateListeners) listener(app);
     }
   }
-}
-
-function formatBytes(bytes: number): string {
-  return `${(bytes / 1024 / 1024).toFixed(1)} MB`;
 }
 
 function formatAddress(address: { address?: string | null; port?: number; addressType?: number | string }): string {
