@@ -62,6 +62,7 @@ function appOverrides(args: StartArgs): Record<string, unknown> {
   if (args.waitReady !== undefined) out.waitReady = args.waitReady;
   if (args.jsonLogs !== undefined) out.jsonLogs = args.jsonLogs;
   if (args.maxMemory !== undefined) out.maxMemory = args.maxMemory;
+  if (args.heartbeatTimeout !== undefined) out.heartbeatTimeout = args.heartbeatTimeout;
   if (args.watch !== undefined || args.ignore !== undefined) {
     const paths = (args.watch ?? []).filter(Boolean).map((path) => resolve(path));
     out.watch = { ...(paths.length > 0 ? { paths } : {}), ...(args.ignore ? { ignore: args.ignore } : {}) };

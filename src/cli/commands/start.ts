@@ -14,6 +14,7 @@ export const startOptions = {
   watch: { alias: 'w', type: 'string', array: true, description: "rolling reload on file changes; optional paths [default: the script's folder]" },
   ignore: { type: 'string', array: true, description: 'extra glob not to watch (node_modules, .git, dot-files, *.log always are)' },
   'max-memory': { type: 'string', description: "replace a worker (new one first, then drain) above this RSS, e.g. '512MB'" },
+  'heartbeat-timeout': { type: 'string', description: "replace a worker whose event loop is blocked this long, e.g. '30s' [default: off]" },
   'metrics-port': { type: 'number', description: 'serve /metrics, /healthz and /readyz from the primary on this port (0: any free port)' },
   'metrics-host': { type: 'string', description: 'interface for --metrics-port [default: 127.0.0.1]' },
   daemon: { alias: 'd', type: 'boolean', description: 'detach: return once every worker is up; logs go to <app>.log in the runtime dir' },
@@ -38,6 +39,7 @@ export interface StartArgs {
   logMaxSize?: string;
   metricsPort?: number;
   maxMemory?: string;
+  heartbeatTimeout?: string;
   metricsHost?: string;
   ignore?: string[];
   jsonLogs?: boolean;
