@@ -2,7 +2,7 @@
 // only, in order, to the terminal (foreground) or to per-app files (daemon), and kept in a
 // short per-app memory for `nsup logs`.
 import pino, { type Logger } from 'pino';
-import pretty from 'pino-pretty';
+import { createRequire } from 'node:module';
 import { LogFiles } from './log-files.ts';
 import { RecentLines } from './recent-lines.ts';
 
@@ -39,8 +39,10 @@ export function createLogging(opts: LoggingOptions = {}): { logger: Logger; outp
   const stdout = pino.destination({ fd: 1, sync: false, minLength: 0 });
   const stderr = pino.destination({ fd: 2, sync: false, minLength: 0 });
   const usePretty = !files && (opts.pretty ?? Boolean(process.stdout.isTTY));
+  // pino-pretty is loaded only for a terminal: a supervisor under systemd or in a container
+  // never pays its memory.
   const prettyStream = usePretty
-    ? pretty({
+    ? (createRequire(import.meta.url)('pino-pretty') as typeof import('pino-pretty'))({
         destination: stdout,
         sync: true,
         colorize: !process.env.NO_COLOR,

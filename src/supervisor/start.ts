@@ -8,10 +8,10 @@ import { ControlServer } from '../control/server.ts';
 import type { SupervisorStatus } from '../control/types.ts';
 import { AlreadyRunningError, UnsupportedRuntimeError } from '../errors.ts';
 import { createLogging } from '../log/logger.ts';
-import { startMetricsServer, type MetricsServer } from '../metrics/server.ts';
+import type { MetricsServer } from '../metrics/server.ts';
 import { UsageSampler } from '../metrics/usage.ts';
 import { createNotifier } from '../systemd/notify.ts';
-import { watchApp, type AppWatcher } from '../watch/watcher.ts';
+import type { AppWatcher } from '../watch/watcher.ts';
 import { ReloadController, type ConfigSource } from './reload.ts';
 import { installSignals } from './signals.ts';
 import { Supervisor } from './supervisor.ts';
@@ -86,10 +86,13 @@ export async function startSupervisor(config: ResolvedConfig, options: StartOpti
   }, USAGE_INTERVAL_MS).unref();
   const heartbeatMs = Math.min(...config.apps.map((a) => a.heartbeatTimeoutMs ?? Infinity));
   const heartbeats = Number.isFinite(heartbeatMs) ? setInterval(() => supervisor.checkHeartbeats(), Math.max(100, Math.min(1000, heartbeatMs / 4))).unref() : null;
-  const watchers = startWatchers(config, reloads, logger);
+  // chokidar is loaded only when an app watches files.
+  const watchers = config.apps.some((app) => app.watch) ? await startWatchers(config, reloads, logger) : [];
   let metrics: MetricsServer | null = null;
   if (config.metrics) {
     try {
+      // prom-client is loaded only when metrics are on.
+      const { startMetricsServer } = await import('../metrics/server.ts');
       metrics = await startMetricsServer({ ...config.metrics, supervisor, usage, logger });
     } catch (error) {
       logger.error(
@@ -111,7 +114,8 @@ export async function startSupervisor(config: ResolvedConfig, options: StartOpti
 }
 
 /** One watcher per app with `watch`; a burst of changes becomes one reload request. */
-function startWatchers(config: ResolvedConfig, reloads: ReloadController, logger: import('../log/logger.ts').Logger): AppWatcher[] {
+async function startWatchers(config: ResolvedConfig, reloads: ReloadController, logger: import('../log/logger.ts').Logger): Promise<AppWatcher[]> {
+  const { watchApp } = await import('../watch/watcher.ts');
   const watchers: AppWatcher[] = [];
   for (const app of config.apps) {
     const watcher = watchApp(app, (paths) => {

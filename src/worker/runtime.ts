@@ -9,8 +9,14 @@ import type http from 'node:http';
 import { Channel } from '../ipc/channel.ts';
 import { NSUP_IPC, isInternal } from '../ipc/protocol.ts';
 
+// Shared per process through global symbols: when two copies of nsup are loaded (the CLI's
+// preload and an app's own node_modules/nsup), one runtime drains and runs every copy's hooks.
+const HOOKS_KEY = Symbol.for('nsup.worker.shutdownHooks');
+const INSTALLED_KEY = Symbol.for('nsup.worker.runtimeInstalled');
+const globals = globalThis as { [HOOKS_KEY]?: Array<() => void | Promise<void>>; [INSTALLED_KEY]?: boolean };
+
 /** Hooks registered with onShutdown(): run after connections are drained, before exit. */
-const shutdownHooks: Array<() => void | Promise<void>> = [];
+const shutdownHooks = (globals[HOOKS_KEY] ??= []);
 
 /** Register a function that runs before this worker exits on drain. */
 export function addShutdownHook(fn: () => void | Promise<void>): void {
@@ -62,16 +68,6 @@ function install(): void {
       });
     },
   });
-  diagnostics.subscribe('http.server.request.start', (message) => {
-    const { response } = message as { response: http.ServerResponse };
-    lastActivity = Date.now();
-    inFlight.add(response);
-    if (draining) closeAfter(response);
-    response.once('close', () => {
-      inFlight.delete(response);
-      lastActivity = Date.now();
-    });
-  });
   const killTimeout = Number(process.env.NSUP_KILL_TIMEOUT) || 5000;
   // Ctrl-C signals the whole process group and systemd's default KillMode signals every
   // process: a worker drains on these and leaves the orchestration to the primary.
@@ -109,7 +105,14 @@ async function runDrain(timeoutMs: number): Promise<void> {
   for (const server of servers) {
     if (server.listening) net.Server.prototype.close.call(server);
   }
-  for (const response of inFlight) closeAfter(response);
+  // Requests are tracked only from here on: a per-request hook would cost every request
+  // (about 10% of keep-alive throughput) for the sake of the one drain at the end.
+  diagnostics.subscribe('http.server.request.start', (message) => track((message as { response: http.ServerResponse }).response));
+  for (const socket of sockets) {
+    // The response a connection is serving right now (Node's own field since 0.x).
+    const current = (socket as { _httpMessage?: http.ServerResponse | null })._httpMessage;
+    if (current && !current.writableFinished) track(current);
+  }
   while (Date.now() < deadline) {
     const idle = inFlight.size === 0;
     if (idle && (sockets.size === 0 || Date.now() - lastActivity >= IDLE_GRACE_MS)) break;
@@ -136,6 +139,18 @@ async function runHooks(deadline: number): Promise<void> {
   }
 }
 
+/** An in-flight response during the drain: keep-alive clients are told to close after it. */
+function track(response: http.ServerResponse): void {
+  lastActivity = Date.now();
+  if (inFlight.has(response)) return;
+  inFlight.add(response);
+  closeAfter(response);
+  response.once('close', () => {
+    inFlight.delete(response);
+    lastActivity = Date.now();
+  });
+}
+
 function closeAfter(response: http.ServerResponse): void {
   if (response.headersSent) return;
   response.shouldKeepAlive = false;
@@ -160,4 +175,7 @@ function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-if (underNsup) install();
+if (underNsup && !globals[INSTALLED_KEY]) {
+  globals[INSTALLED_KEY] = true;
+  install();
+}

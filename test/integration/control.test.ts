@@ -159,6 +159,22 @@ describe('control plane', () => {
     expect((await home.nsup(['stop', 'all'])).exitCode).toBe(0);
   });
 
+  it('--log-max-size rotates <app>.log to <app>.log.1', async () => {
+    home = cliHome();
+    project = tmpProject();
+    const port = await freePort();
+    const script = project.fixture('http-ok.js');
+    const started = await home.nsup(['start', script, '-d', '-n', 'chatty', '-i', '1', '--log-max-size', '4KB', '--env', `PORT=${port}`]);
+    expect(started.exitCode, started.stderr).toBe(0);
+    // Every slow request logs a line; a few dozen overflow 4 KB several times over.
+    for (let i = 0; i < 60; i++) await getJson(port, `/?delay=1&tag=${'x'.repeat(100)}${i}`);
+    const log = join(home.home, 'chatty.log');
+    await waitUntil(async () => existsSync(`${log}.1`), 'a rotated chatty.log.1');
+    expect(statSync(log).size).toBeLessThanOrEqual(4096 + 1024);
+    expect(statSync(`${log}.1`).size).toBeGreaterThan(3000);
+    expect((await home.nsup(['stop', 'all'])).exitCode).toBe(0);
+  });
+
   it('says clearly when nothing is running', async () => {
     home = cliHome();
     project = tmpProject();
