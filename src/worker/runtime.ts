@@ -68,6 +68,9 @@ function install(): void {
       });
     },
   });
+  // Every request is tracked from its start: a drain must know exactly which responses are in
+  // flight (adopting them from the sockets at drain time lost requests under keep-alive load).
+  diagnostics.subscribe('http.server.request.start', (message) => track((message as { response: http.ServerResponse }).response));
   const killTimeout = Number(process.env.NSUP_KILL_TIMEOUT) || 5000;
   // Ctrl-C signals the whole process group and systemd's default KillMode signals every
   // process: a worker drains on these and leaves the orchestration to the primary.
@@ -105,14 +108,7 @@ async function runDrain(timeoutMs: number): Promise<void> {
   for (const server of servers) {
     if (server.listening) net.Server.prototype.close.call(server);
   }
-  // Requests are tracked only from here on: a per-request hook would cost every request
-  // (about 10% of keep-alive throughput) for the sake of the one drain at the end.
-  diagnostics.subscribe('http.server.request.start', (message) => track((message as { response: http.ServerResponse }).response));
-  for (const socket of sockets) {
-    // The response a connection is serving right now (Node's own field since 0.x).
-    const current = (socket as { _httpMessage?: http.ServerResponse | null })._httpMessage;
-    if (current && !current.writableFinished) track(current);
-  }
+  for (const response of inFlight) closeAfter(response);
   while (Date.now() < deadline) {
     const idle = inFlight.size === 0;
     if (idle && (sockets.size === 0 || Date.now() - lastActivity >= IDLE_GRACE_MS)) break;
@@ -139,12 +135,11 @@ async function runHooks(deadline: number): Promise<void> {
   }
 }
 
-/** An in-flight response during the drain: keep-alive clients are told to close after it. */
+/** An in-flight response; once a drain began, its keep-alive client is told to close after it. */
 function track(response: http.ServerResponse): void {
   lastActivity = Date.now();
-  if (inFlight.has(response)) return;
   inFlight.add(response);
-  closeAfter(response);
+  if (draining) closeAfter(response);
   response.once('close', () => {
     inFlight.delete(response);
     lastActivity = Date.now();
