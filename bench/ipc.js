@@ -65,7 +65,8 @@ async function runNsup(seconds) {
   const env = { NSUP_BENCH_IPC_ROLE: 'nsup-worker', BENCH_SECONDS: String(seconds) };
   writeFileSync(config, `export default { apps: [{ name: 'ipcbench', script: ${JSON.stringify(SELF)}, instances: 2, env: ${JSON.stringify(env)} }] };`);
   try {
-    return await runUntilResult(process.execPath, [join(ROOT, 'bin/nsup.js'), 'start', '-c', config], {}, seconds);
+    // A private runtime dir: never collide with another supervisor's app names or sockets.
+    return await runUntilResult(process.execPath, [join(ROOT, 'bin/nsup.js'), 'start', '-c', config], { NSUP_HOME: join(dir, 'home') }, seconds);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -1,12 +1,16 @@
-// Scenario: SIGKILL a worker, measure the time until its replacement listens again.
-// Interleaved rounds (raw cluster, nsup, PM2, raw cluster, …) so machine noise hits all alike.
-import { markers, median, sleep, waitFor, withSupervisor } from './lib.js';
+// Scenario: SIGKILL a worker, measure the time until its replacement listens again (the app
+// writes the listen time into a marker file, so every supervisor is timed by the same clock).
+import { alive, markers, median, sleep, waitFor, withTarget } from './lib.js';
 
-export async function recovery({ rounds = 3, kills = 5, names = ['raw cluster', 'nsup', 'pm2'] } = {}) {
+export const NAMES = ['raw cluster', 'pm2', 'nsup'];
+
+export async function recovery({ rounds = 3, kills = 5, names = NAMES, log = () => {} } = {}) {
+  // samples[name] = one entry per round: { ms: [one per kill], median }
   const samples = Object.fromEntries(names.map((name) => [name, []]));
   for (let round = 0; round < rounds; round++) {
     for (const name of names) {
-      await withSupervisor(name, 2, async ({ dir, alive }) => {
+      await withTarget(name, async ({ dir }) => {
+        const ms = [];
         for (let k = 0; k < kills; k++) {
           // Let every worker be up past nsup's restart.minUptime (set to 1s here) so each kill
           // counts as a crash of a healthy worker, which every supervisor restarts at once.
@@ -16,10 +20,12 @@ export async function recovery({ rounds = 3, kills = 5, names = ['raw cluster', 
           const killedAt = Date.now();
           process.kill(victim, 'SIGKILL');
           const fresh = await waitFor(() => [...markers(dir)].find(([pid]) => !before.has(pid)), `${name}: replacement`);
-          samples[name].push(fresh[1] - killedAt);
+          ms.push(fresh[1] - killedAt);
         }
+        samples[name].push({ ms, median: median(ms) });
+        log(`  recovery round ${round + 1} ${name.padEnd(11)} ${ms.join('/')} ms`);
       });
     }
   }
-  return Object.fromEntries(names.map((name) => [name, { median: median(samples[name]), min: Math.min(...samples[name]), max: Math.max(...samples[name]), n: samples[name].length }]));
+  return { samples, params: { rounds, kills } };
 }

@@ -1,0 +1,161 @@
+// Turns the scenarios' per-run samples into one table: per target the median and min–max over
+// the runs, nsup's ratios against raw cluster and PM2 computed pair by pair (per round, then the
+// median of those ratios), and the targets checked run by run.
+import { median, summary } from './lib.js';
+
+export const COLUMNS = [
+  ['single', 'single node'],
+  ['raw cluster', 'raw cluster'],
+  ['pm2', 'PM2'],
+  ['nsup', 'nsup'],
+];
+
+const int = (v) => String(Math.round(v));
+// autocannon's latency histogram has 1 ms resolution: 0 means under a millisecond.
+const lat = (v) => (v < 1 ? '<1' : String(Math.round(v)));
+const one = (v) => (Math.round(v * 10) / 10).toFixed(1);
+const mb = (kb) => (kb / 1024).toFixed(1);
+const r2 = (v) => v.toFixed(2);
+
+/** The rows of the table, from whatever scenarios ran (a missing scenario gives no rows). */
+export function buildRows(s) {
+  const rows = [];
+  const pick = (byName, fn) => Object.fromEntries(Object.entries(byName).map(([name, runs]) => [name, runs.map(fn)]));
+  if (s.throughput) {
+    const { seconds, connections } = s.throughput.params;
+    for (const [mode, title] of [['keep-alive', 'keep-alive'], ['close', '`Connection: close`']]) {
+      const by = s.throughput.samples[mode];
+      const scenario = `throughput, ${title} (${connections} conn., ${seconds} s)`;
+      rows.push({
+        id: `throughput.${mode}.rps`, scenario, metric: 'req/s', values: pick(by, (r) => r.rps), fmt: int, ratio: true,
+        targets: [
+          { label: '≥ 0.98 × raw', vs: 'raw cluster', test: (n, o) => n >= 0.98 * o },
+          { label: '≥ PM2', vs: 'pm2', test: (n, o) => n >= o },
+        ],
+      });
+      rows.push({ id: `throughput.${mode}.p50`, scenario, metric: 'latency p50, ms', values: pick(by, (r) => r.p50), fmt: lat, ratio: true });
+      rows.push({ id: `throughput.${mode}.p99`, scenario, metric: 'latency p99, ms', values: pick(by, (r) => r.p99), fmt: lat, ratio: true });
+    }
+  }
+  if (s.reload) {
+    const { reloads, connections } = s.reload.params;
+    for (const [mode, title] of [['keep-alive', 'keep-alive'], ['close', '`Connection: close`']]) {
+      const by = s.reload.samples[mode];
+      const scenario = `rolling reload under ${title} load (${connections} conn., ${reloads} reloads per run)`;
+      rows.push({
+        id: `reload.${mode}.failed`, scenario, metric: 'failed requests per run', values: pick(by, (r) => r.failed), fmt: int, list: true,
+        targets: [{ label: '0 per reload', test: (n) => n === 0 }],
+      });
+      rows.push({ id: `reload.${mode}.ms`, scenario, metric: 'reload time, ms (median per run)', values: pick(by, (r) => r.reloadMs), fmt: int, ratio: true });
+    }
+  }
+  if (s.broken) {
+    const by = s.broken.samples;
+    const scenario = `broken deploy: reload to code that throws at startup (${s.broken.params.connections} conn. keep-alive, until settled + ${s.broken.params.afterMs / 1000} s)`;
+    rows.push({
+      id: 'broken.failed', scenario, metric: 'failed requests per run', values: pick(by, (r) => r.failed), fmt: int, list: true,
+      targets: [{ label: '0 per broken deploy', test: (n) => n === 0 }],
+    });
+    rows.push({
+      id: 'broken.serving', scenario, metric: 'answers 200 afterwards', values: pick(by, (r) => r.serving), fmt: (v) => (v ? 'yes' : 'no'), list: true,
+      targets: [{ label: 'still serving', test: (n) => n === true }],
+    });
+    rows.push({ id: 'broken.oldAlive', scenario, metric: 'old workers still running', values: pick(by, (r) => r.oldWorkersAlive), fmt: (v) => `${v}/2`, list: true });
+    rows.push({ id: 'broken.starts', scenario, metric: 'start attempts of the broken code', values: pick(by, (r) => r.brokenStarts), fmt: int, list: true });
+  }
+  if (s.recovery) {
+    rows.push({
+      id: 'recovery.ms', scenario: `SIGKILLed worker → replacement listening (${s.recovery.params.kills} kills per run)`, metric: 'ms (median per run)',
+      values: pick(s.recovery.samples, (r) => r.median), fmt: int, ratio: true,
+    });
+  }
+  if (s.rss) {
+    const scenario = 'memory with 2 idle workers (VmRSS)';
+    rows.push({
+      id: 'rss.primary', scenario, metric: 'primary / PM2 daemon / single process, MB', values: pick(s.rss.samples, (r) => r.primaryKb), fmt: mb, ratio: true,
+      targets: [{ label: '≤ ½ PM2 daemon', vs: 'pm2', test: (n, o) => n <= o / 2 }],
+    });
+    rows.push({ id: 'rss.anon', scenario, metric: 'same, own memory only (RssAnon), MB', values: pick(s.rss.samples, (r) => r.primaryAnonKb), fmt: mb, ratio: true });
+    rows.push({ id: 'rss.total', scenario, metric: 'primary + workers, MB', values: pick(s.rss.samples, (r) => r.totalKb), fmt: mb, ratio: true });
+  }
+  if (s.status) {
+    rows.push({
+      id: 'status.ms', scenario: `status CLI wall time (\`nsup status --json\` vs \`pm2 jlist\`, ${s.status.params.calls} calls per run)`, metric: 'ms (median per run)',
+      values: pick(s.status.samples, (r) => r.median), fmt: one, ratio: true,
+      targets: [{ label: '≤ ⅓ pm2 jlist', vs: 'pm2', test: (n, o) => n <= o / 3 }],
+    });
+  }
+  if (s.startup) {
+    const scenario = 'start-to-serving (PM2: fresh PM2_HOME, daemon start-up included)';
+    rows.push({ id: 'startup.firstOk', scenario, metric: 'spawn → first HTTP 200, ms', values: pick(s.startup.samples, (r) => r.firstOkMs), fmt: int, ratio: true });
+    rows.push({ id: 'startup.allListening', scenario, metric: 'spawn → every worker listening, ms', values: pick(s.startup.samples, (r) => r.allListeningMs), fmt: int, ratio: true });
+  }
+  if (s.ipc) {
+    const by = { 'raw cluster': s.ipc.samples.raw, nsup: s.ipc.samples.nsup };
+    const scenario = `IPC worker → primary → worker (${s.ipc.params.seconds} s per measurement)`;
+    rows.push({ id: 'ipc.send', scenario, metric: 'fire-and-forget, msgs/s', values: pick(by, (r) => r.sendPerSec), fmt: int, ratio: true });
+    rows.push({ id: 'ipc.p50', scenario, metric: 'request round trip p50, µs', values: pick(by, (r) => r.p50Us), fmt: int, ratio: true });
+    rows.push({ id: 'ipc.p99', scenario, metric: 'request round trip p99, µs', values: pick(by, (r) => r.p99Us), fmt: int, ratio: true });
+  }
+  return rows.map(evaluate);
+}
+
+/** Medians, ranges, pair-by-pair ratios and per-run target checks of one row. */
+function evaluate(row) {
+  const out = { ...row, cells: {}, ratios: {}, checks: [] };
+  for (const [name] of COLUMNS) {
+    const runs = row.values[name];
+    if (!runs) continue;
+    if (row.list) out.cells[name] = runs.map(row.fmt).join(', ');
+    else {
+      const sum = summary(runs);
+      out.cells[name] = sum ? `${row.fmt(sum.median)} (${row.fmt(sum.min)}–${row.fmt(sum.max)})` : '—';
+    }
+  }
+  const perRound = (vs) => (row.values.nsup ?? []).map((n, i) => [n, row.values[vs]?.[i]]);
+  if (row.ratio) {
+    for (const vs of ['raw cluster', 'pm2']) {
+      const ratios = perRound(vs).filter(([n, o]) => Number.isFinite(n) && Number.isFinite(o) && o !== 0).map(([n, o]) => n / o);
+      if (ratios.length) out.ratios[vs] = { median: median(ratios), min: Math.min(...ratios), max: Math.max(...ratios), perRound: ratios };
+    }
+  }
+  for (const target of row.targets ?? []) {
+    const runs = target.vs ? perRound(target.vs) : (row.values.nsup ?? []).map((n) => [n]);
+    const results = runs.map(([n, o]) => ({ ok: target.test(n, o), shown: target.vs ? r2(n / o) : row.fmt(n) }));
+    out.checks.push({ label: target.label, ok: results.length > 0 && results.every((r) => r.ok), perRun: results });
+  }
+  delete out.fmt;
+  delete out.targets;
+  return out;
+}
+
+const ratioCell = (r) => (r ? `${r2(r.median)} (${r2(r.min)}–${r2(r.max)})` : '—');
+const checkCell = (checks) =>
+  checks.map((c) => `${c.ok ? '✓' : '✗'} ${c.label}: ${c.perRun.map((r) => (r.ok ? r.shown : `**${r.shown}**`)).join(', ')}`).join('<br>');
+
+/** The markdown table (also printed as is on stdout). */
+export function renderTable(rows) {
+  const lines = [
+    `| scenario | metric | ${COLUMNS.map(([, label]) => label).join(' | ')} | nsup / raw | nsup / PM2 | target (nsup, run by run) |`,
+    `| --- | --- | ${COLUMNS.map(() => '---').join(' | ')} | --- | --- | --- |`,
+  ];
+  let last = null;
+  for (const row of rows) {
+    const scenario = row.scenario === last ? '〃' : row.scenario;
+    last = row.scenario;
+    const cells = COLUMNS.map(([name]) => (name === 'nsup' && row.cells[name] ? `**${row.cells[name]}**` : (row.cells[name] ?? '—')));
+    lines.push(`| ${scenario} | ${row.metric} | ${cells.join(' | ')} | ${ratioCell(row.ratios['raw cluster'])} | ${ratioCell(row.ratios.pm2)} | ${checkCell(row.checks)} |`);
+  }
+  return lines.join('\n');
+}
+
+/** One line per target: met or missed, with the numbers. */
+export function targetSummary(rows) {
+  const out = [];
+  for (const row of rows) {
+    for (const check of row.checks) {
+      out.push(`${check.ok ? '✓ met   ' : '✗ MISSED'} ${row.scenario} — ${row.metric}: ${check.label} (per run: ${check.perRun.map((r) => r.shown).join(', ')})`);
+    }
+  }
+  return out;
+}

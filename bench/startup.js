@@ -1,0 +1,48 @@
+// Scenario: start-to-serving. The time from spawning the start command until the first HTTP 200
+// on the port (a GET without keep-alive every 2 ms), and until every worker has called back from
+// listen() (the marker files). Commands: `node app.js`; `node raw-cluster.js`; `nsup start -c
+// <config>` in the foreground; `pm2 start app.js -i 2` with a fresh PM2_HOME each run, so PM2's
+// figure includes spawning its God daemon (as on a fresh boot or in a container).
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { APP, TARGETS, WORKERS, alive, freePort, httpStatus, markerPids, markers, onCleanup, sleep, waitFor } from './lib.js';
+
+export const NAMES = ['single', 'raw cluster', 'pm2', 'nsup'];
+
+export async function startup({ rounds = 3, names = NAMES, log = () => {} } = {}) {
+  // samples[name] = one entry per round: { firstOkMs, allListeningMs }
+  const samples = Object.fromEntries(names.map((name) => [name, []]));
+  for (let round = 0; round < rounds; round++) {
+    for (const name of names) {
+      const base = mkdtempSync(join(tmpdir(), 'nsup-bench-'));
+      const dir = join(base, 'markers');
+      mkdirSync(dir);
+      const port = await freePort();
+      const count = name === 'single' ? 1 : WORKERS;
+      const spawnedAt = Date.now();
+      const t0 = performance.now();
+      const running = TARGETS[name].start({ port, dir, script: APP, workers: count, base });
+      const stop = async () => {
+        await running.stop();
+        for (const pid of existsSync(dir) ? markerPids(dir) : []) if (alive(pid)) process.kill(pid, 'SIGKILL');
+        rmSync(base, { recursive: true, force: true });
+      };
+      const forget = onCleanup(stop);
+      try {
+        await waitFor(async () => (await httpStatus(port, 1000)) === 200, `${name}: first 200`, 30_000, 2);
+        const firstOkMs = Math.round(performance.now() - t0);
+        await waitFor(() => markerPids(dir).length >= count, `${name}: every worker listening`, 30_000, 2);
+        const allListeningMs = Math.max(...markers(dir).values()) - spawnedAt;
+        samples[name].push({ firstOkMs, allListeningMs });
+        log(`  start-to-serving round ${round + 1} ${name.padEnd(11)} first 200 after ${firstOkMs} ms, all listening after ${allListeningMs} ms`);
+        await running.command;
+      } finally {
+        forget();
+        await stop();
+      }
+      await sleep(200);
+    }
+  }
+  return { samples, params: { rounds } };
+}
