@@ -1,5 +1,6 @@
 // The data the control socket carries: status snapshots (the `nsup status --json` contract:
 // fields may be added, never removed) and command results.
+import type { Failure } from '../supervisor/records.ts';
 
 /** One worker in `nsup status`. */
 export interface WorkerStatus {
@@ -16,16 +17,8 @@ export interface WorkerStatus {
   cpuPercent: number | null;
 }
 
-/** The last unexpected exit of an app. */
-export interface FailureStatus {
-  at: string;
-  worker: number;
-  pid: number | null;
-  code: number | null;
-  signal: string | null;
-  reason: string;
-  stderr: string[];
-}
+/** The last unexpected exit of an app (the supervisor's own record; a type-only import). */
+export type FailureStatus = Failure;
 
 /** One app in `nsup status`. */
 export interface AppStatus {
