@@ -256,11 +256,7 @@ export async function withTarget(name, fn, { workers = WORKERS, copyApp = false,
   const port = await freePort();
   const count = name === 'single' ? 1 : workers;
   const running = TARGETS[name].start({ port, dir, script, workers: count, base });
-  const stop = async () => {
-    await running.stop();
-    for (const pid of existsSync(dir) ? markerPids(dir) : []) if (alive(pid)) process.kill(pid, 'SIGKILL');
-    rmSync(base, { recursive: true, force: true });
-  };
+  const stop = () => stopTarget(running, dir, base);
   const forget = onCleanup(stop);
   try {
     if (waitListening) await waitFor(() => markerPids(dir).filter(alive).length >= count, `${name}: ${count} workers listening`, 30_000, 5);
@@ -320,3 +316,10 @@ function forgetStaleRequests(client) {
 }
 
 export const failedOf = (result) => result.errors + result.non2xx;
+
+/** Stop a started target, kill any of its workers still alive, remove its temp folder. */
+export async function stopTarget(running, dir, base) {
+  await running.stop();
+  for (const pid of existsSync(dir) ? markerPids(dir) : []) if (alive(pid)) process.kill(pid, 'SIGKILL');
+  rmSync(base, { recursive: true, force: true });
+}

@@ -3,10 +3,10 @@
 // listen() (the marker files). Commands: `node app.js`; `node raw-cluster.js`; `nsup start -c
 // <config>` in the foreground; `pm2 start app.js -i 2` with a fresh PM2_HOME each run, so PM2's
 // figure includes spawning its God daemon (as on a fresh boot or in a container).
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { APP, TARGETS, WORKERS, alive, freePort, httpStatus, markerPids, markers, onCleanup, sleep, waitFor } from './lib.js';
+import { APP, TARGETS, WORKERS, freePort, httpStatus, markerPids, markers, onCleanup, sleep, stopTarget, waitFor } from './lib.js';
 
 export const NAMES = ['single', 'raw cluster', 'pm2', 'nsup'];
 
@@ -23,11 +23,7 @@ export async function startup({ rounds = 3, names = NAMES, log = () => {} } = {}
       const spawnedAt = Date.now();
       const t0 = performance.now();
       const running = TARGETS[name].start({ port, dir, script: APP, workers: count, base });
-      const stop = async () => {
-        await running.stop();
-        for (const pid of existsSync(dir) ? markerPids(dir) : []) if (alive(pid)) process.kill(pid, 'SIGKILL');
-        rmSync(base, { recursive: true, force: true });
-      };
+      const stop = () => stopTarget(running, dir, base);
       const forget = onCleanup(stop);
       try {
         await waitFor(async () => (await httpStatus(port, 1000)) === 200, `${name}: first 200`, 30_000, 2);
