@@ -4,16 +4,15 @@ import type { Output } from '../log/logger.ts';
 import type { ReloadController } from '../supervisor/reload.ts';
 import type { Supervisor } from '../supervisor/supervisor.ts';
 import type { Handler } from './server.ts';
-import { snapshot, type SnapshotMeta } from './snapshot.ts';
-import type { UsageSampler } from '../metrics/usage.ts';
+import type { SupervisorStatus } from './types.ts';
 
 /** Everything the handlers act on. */
 export interface HandlerDeps {
   supervisor: Supervisor;
   reloads: ReloadController;
   output: Output;
-  usage: UsageSampler;
-  meta: SnapshotMeta;
+  /** This supervisor's status document. */
+  status: () => SupervisorStatus;
 }
 
 /** The control commands, by name. */
@@ -21,15 +20,14 @@ export function createHandlers(deps: HandlerDeps): Record<string, Handler> {
   const { supervisor, reloads, output } = deps;
   return {
     ping: async () => ({ pid: process.pid }),
-    status: async () => snapshot(supervisor, deps.usage, deps.meta),
+    status: async () => deps.status(),
     reload: async (args) => ({ results: await reloads.request(appNames(supervisor, args), 'nsup reload') }),
     restart: async (args) => ({ results: await Promise.all(appNames(supervisor, args).map((app) => supervisor.appOp(app, 'restart'))) }),
     stop: async (args) => ({ results: await Promise.all(appNames(supervisor, args).map((app) => supervisor.appOp(app, 'stop'))) }),
     scale: async (args) => {
       const [app] = appNames(supervisor, args);
-      const current = supervisor.apps.get(app!)!.config.instances;
-      const to = typeof args.delta === 'number' ? current + args.delta : typeof args.to === 'number' ? args.to : NaN;
-      const result = await supervisor.appOp(app!, 'scale', to);
+      const change = typeof args.delta === 'number' ? { delta: args.delta } : { to: typeof args.to === 'number' ? args.to : NaN };
+      const result = await supervisor.appOp(app!, 'scale', change);
       if (result.ok) await supervisor.whenUp([app!], supervisor.apps.get(app!)?.config.listenTimeoutMs ?? 10_000);
       return { results: [result] };
     },
@@ -48,12 +46,12 @@ export function createHandlers(deps: HandlerDeps): Record<string, Handler> {
       const to = args.target === 'all' ? 'all' : Number(args.target);
       if (to !== 'all' && !Number.isInteger(to)) throw new UsageError(`target must be a worker id or 'all', got ${JSON.stringify(args.target)}`);
       if (typeof args.topic !== 'string' || args.topic === '') throw new UsageError('topic must be a non-empty string');
-      return supervisor.deliver(app!, to, args.topic, args.data);
+      return await supervisor.deliver(app!, to, args.topic, args.data);
     },
     'wait-up': async (args) => {
       const timeoutMs = typeof args.timeoutMs === 'number' ? args.timeoutMs : 10_000;
       const up = await supervisor.whenUp('all', timeoutMs);
-      return { up, status: snapshot(supervisor, deps.usage, deps.meta) };
+      return { up, status: deps.status() };
     },
   };
 }

@@ -1,6 +1,6 @@
 // The data the control socket carries: status snapshots (the `nsup status --json` contract:
 // fields may be added, never removed) and command results.
-import type { Failure } from '../supervisor/records.ts';
+import type { Failure } from '../supervisor/model.ts';
 
 /** One worker in `nsup status`. */
 export interface WorkerStatus {

@@ -5,6 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { AggregatorRegistry, Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Logger } from '../log/logger.ts';
+import { displayState } from '../supervisor/model.ts';
 import type { Supervisor } from '../supervisor/supervisor.ts';
 import type { UsageSampler } from './usage.ts';
 import { WorkerMetrics } from './worker-metrics.ts';
@@ -92,17 +93,17 @@ function nsupRegistry(supervisor: Supervisor, usage: UsageSampler): Registry {
     new Gauge({ name, help, labelNames, registers: [register], collect() { this.reset(); collect(this); } });
   const counter = (name: string, help: string, labelNames: string[], collect: (c: Counter) => void) =>
     new Counter({ name, help, labelNames, registers: [register], collect() { this.reset(); collect(this); } });
-  const workers = () => apps().flatMap((app) => app.records.filter((r) => r.pid !== null).map((r) => ({ app, r, labels: { app: app.config.name, worker: String(r.slot), generation: String(r.generation) } })));
+  const workers = () => apps().flatMap((app) => app.workers.filter((r) => r.pid !== null).map((r) => ({ app, r, labels: { app: app.config.name, worker: String(r.slot), generation: String(r.generation) } })));
 
   gauge('nsup_workers_desired', 'Workers each app should have.', ['app'], (g) => apps().forEach((a) => g.set({ app: a.config.name }, a.config.instances)));
   gauge('nsup_workers_up', 'Slots with a worker up (listening, or ready with waitReady).', ['app'], (g) =>
-    apps().forEach((a) => g.set({ app: a.config.name }, a.slots.filter((_, slot) => a.records.some((r) => r.slot === slot && r.stopReason === null && (r.state === 'ready' || (r.state === 'listening' && !r.config.waitReady)))).length)),
+    apps().forEach((a) => g.set({ app: a.config.name }, a.slots.filter((_, slot) => supervisor.slotUp(a, slot)).length)),
   );
   gauge('nsup_app_state', 'App state: 1 for the current one.', ['app', 'state'], (g) =>
     apps().forEach((a) => ['starting', 'running', 'reloading', 'crash-loop', 'errored', 'stopping'].forEach((state) => g.set({ app: a.config.name, state }, a.state === state ? 1 : 0))),
   );
   gauge('nsup_worker_state', 'Worker state: 1 for the current one.', ['app', 'worker', 'generation', 'state'], (g) =>
-    workers().forEach(({ r, labels }) => g.set({ ...labels, state: r.state }, 1)),
+    workers().forEach(({ r, labels }) => g.set({ ...labels, state: displayState(r) }, 1)),
   );
   gauge('nsup_worker_restarts', 'Restarts of each worker slot (reset by a reload).', ['app', 'worker'], (g) =>
     apps().forEach((a) => a.slots.forEach((s, slot) => g.set({ app: a.config.name, worker: String(slot) }, s.restarts))),

@@ -2,7 +2,7 @@
 // AggregatorRegistry protocol (a worker answers once its app created an AggregatorRegistry).
 // The primary never instantiates AggregatorRegistry itself: its listener would choke on replies
 // to requests it did not send.
-import type { Supervisor, WorkerRecord } from '../supervisor/supervisor.ts';
+import type { Supervisor, WorkerView } from '../supervisor/supervisor.ts';
 
 const REQUEST = 'prom-client:getMetricsReq';
 const RESPONSE = 'prom-client:getMetricsRes';
@@ -28,7 +28,7 @@ export class WorkerMetrics {
   /** Every live worker's `registry.getMetricsAsJSON()` results, flattened per worker. */
   collect(): Promise<MetricsJson[]> {
     const requestId = this.nextId++;
-    const workers = [...this.supervisor.apps.values()].flatMap((app) => app.records).filter((r) => r.worker?.isConnected() && r.pid !== null);
+    const workers = [...this.supervisor.apps.values()].flatMap((app) => app.workers).filter((w) => w.pid !== null);
     return new Promise((resolve) => {
       const entry = { waiting: new Set<number>(), responses: [] as MetricsJson[], done: () => {} };
       const finish = () => {
@@ -40,15 +40,15 @@ export class WorkerMetrics {
       entry.done = finish;
       const timer = setTimeout(finish, WAIT_MS);
       this.pending.set(requestId, entry);
-      for (const record of workers) {
-        record.worker!.send({ type: REQUEST, requestId } as never, () => {});
-        if (!this.silent.has(record.pid!)) entry.waiting.add(record.pid!);
+      for (const worker of workers) {
+        if (!this.supervisor.sendTo(worker.key, { type: REQUEST, requestId })) continue;
+        if (!this.silent.has(worker.pid!)) entry.waiting.add(worker.pid!);
       }
       if (entry.waiting.size === 0) setTimeout(finish, 50);
     });
   }
 
-  private onMessage(record: WorkerRecord, message: unknown): void {
+  private onMessage(record: WorkerView, message: unknown): void {
     const m = message as { type?: unknown; requestId?: unknown; metrics?: unknown };
     if (m?.type !== RESPONSE || typeof m.requestId !== 'number') return;
     const entry = this.pending.get(m.requestId);

@@ -14,6 +14,8 @@ export interface ExitFacts {
   stopReason: StopReason | null;
   /** How long the process ran, from fork to exit. */
   uptimeMs: number;
+  /** How long it had been up (listening, or ready) before it exited; null when it never was. */
+  upMs: number | null;
   /** Consecutive failed starts of this slot before this exit. */
   failures: number;
   /** True while the whole supervisor stops: nothing restarts. */
@@ -32,13 +34,26 @@ export type ExitDecision =
   /** Too many consecutive failures (restart.maxRestarts): stop restarting this slot. */
   | { kind: 'halt'; failures: number };
 
-/** Decide what an exit means: a worker up for minUptime restarts at once, a failing one backs off. */
+/**
+ * How long a worker must have been up (serving) for its first crash to be replaced at once: a
+ * worker killed while serving is a lost worker to bring back now, one that dies within its first
+ * second is a failed start to back off from.
+ */
+export const SERVED_MS = 1000;
+
+/**
+ * Decide what an exit means. A worker that ran for minUptime is healthy: restart at once, with the
+ * failure count reset. The first crash of a worker that had served for SERVED_MS restarts at once
+ * too (capacity first). Any other exit is a failed start: wait delay, 2×delay, … up to maxDelay,
+ * and halt after maxRestarts in a row.
+ */
 export function decideExit(facts: ExitFacts, policy: RestartPolicy): ExitDecision {
   if (facts.stopReason !== null || facts.shuttingDown) return { kind: 'none' };
   if (facts.uptimeMs >= policy.minUptimeMs) return { kind: 'restart', delayMs: 0, failures: 0 };
   const failures = facts.failures + 1;
   if (failures > policy.maxRestarts) return { kind: 'halt', failures };
-  return { kind: 'restart', delayMs: nextDelay(failures, policy), failures };
+  const served = facts.upMs !== null && facts.upMs >= SERVED_MS;
+  return { kind: 'restart', delayMs: served && facts.failures === 0 ? 0 : nextDelay(failures, policy), failures };
 }
 
 /** Delay before restart number `failures` (1-based): delay, 2×delay, 4×delay … capped at maxDelay. */

@@ -1,29 +1,34 @@
 import type { ResolvedApp } from '../config/define.ts';
-import type { AppOpResult, ReloadResult } from './records.ts';
+import type { AppOpResult, ReloadResult } from './model.ts';
 
-// Every input of the primary, as one union. Signal handlers, worker events and timers only
-// enqueue these; the supervisor handles them one at a time, in order.
+// Every input of the primary, as one union. Signal handlers, cluster events, IPC messages, the
+// usage sampler and the core's own timer only enqueue these; the supervisor handles them one at
+// a time, in order, and after each one reconciles.
 
 /** One input to the supervisor. */
 export type SupervisorEvent =
+  /** Begin supervising: fork every app's workers. */
+  | { type: 'start' }
   /** cluster 'online': the worker process runs. */
   | { type: 'worker-online'; key: number }
   /** cluster 'listening': the worker listens on a server handle. */
   | { type: 'worker-listening'; key: number; address: string }
-  /** The worker called ready() / process.send('ready'). */
-  | { type: 'worker-ready'; key: number }
-  /** The worker process exited and its output is read to the end. */
-  | { type: 'worker-exit'; key: number; code: number | null; signal: string | null }
-  /** A waiting slot's backoff is over: fork it. */
-  | { type: 'restart-due'; key: number }
-  /** A stopping worker outlived its kill timeout: SIGKILL it. */
-  | { type: 'kill-due'; key: number }
-  /** A new worker of a reload did not come up within listenTimeout. */
-  | { type: 'listen-timeout'; key: number }
+  /** An IPC message from a worker: nsup's (ready, heartbeat, messaging) or the app's own. */
+  | { type: 'worker-message'; key: number; message: unknown }
+  /** The worker process exited and its output is read to the end (or it could not be forked). */
+  | { type: 'worker-exit'; key: number; code: number | null; signal: string | null; stderr: string[]; spawnError?: string }
+  /** The core's one timer: the earliest deadline (backoff, kill, listen, heartbeat) may be due. */
+  | { type: 'tick' }
+  /** Resident memory of worker processes, by pid (the usage sampler). */
+  | { type: 'usage'; rssByPid: ReadonlyMap<number, number | null> }
   /** Start a rolling reload of one app with this (already validated) config. */
   | { type: 'reload-start'; app: string; config: ResolvedApp; trigger: string; finish: (result: ReloadResult) => void }
   /** Stop, restart or scale one app (control socket, SIGTTIN/SIGTTOU). */
-  | { type: 'app-op'; app: string; op: 'stop' | 'restart' | 'scale'; to?: number; finish: (result: AppOpResult) => void }
+  | { type: 'app-op'; app: string; op: 'stop' | 'restart' | 'scale'; to?: number; delta?: number; finish: (result: AppOpResult) => void }
+  /** A message from outside (nsup send) for the on(topic) handlers of one worker or all. */
+  | { type: 'deliver'; app: string; to: number | 'all'; topic: string; data: unknown; reply: (result: { delivered: number[] } | Error) => void }
+  /** SIGUSR2: reopen the log files. */
+  | { type: 'reopen-logs' }
   /** SIGTERM/SIGINT (or an API call): drain everything and stop; a second one stops at once. */
   | { type: 'stop'; source: string };
 
@@ -32,8 +37,12 @@ export class EventQueue<E> {
   private readonly items: E[] = [];
   private running = false;
   private readonly handle: (event: E) => void;
-  constructor(handle: (event: E) => void) {
+  private readonly onError: (error: unknown, event: E) => void;
+  constructor(handle: (event: E) => void, onError: (error: unknown, event: E) => void = (error) => {
+    throw error;
+  }) {
     this.handle = handle;
+    this.onError = onError;
   }
 
   /** Add an event; it is handled now unless another one is being handled (then right after it). */
@@ -42,7 +51,14 @@ export class EventQueue<E> {
     if (this.running) return;
     this.running = true;
     try {
-      for (let next = this.items.shift(); next !== undefined; next = this.items.shift()) this.handle(next);
+      for (let next = this.items.shift(); next !== undefined; next = this.items.shift()) {
+        // A handler that throws loses its own event, never the ones queued behind it.
+        try {
+          this.handle(next);
+        } catch (error) {
+          this.onError(error, next);
+        }
+      }
     } finally {
       this.running = false;
     }

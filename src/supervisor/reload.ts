@@ -4,7 +4,7 @@
 import type { ResolvedApp, ResolvedConfig } from '../config/define.ts';
 import { NsupError } from '../errors.ts';
 import type { Logger } from '../log/logger.ts';
-import type { ReloadResult } from './records.ts';
+import type { ReloadResult } from './model.ts';
 import type { Supervisor } from './supervisor.ts';
 
 /** Re-read the config the supervisor was started with (file and flags); throws NsupError when invalid. */

@@ -1,16 +1,16 @@
 // Process signals of the primary. Handlers only hand the signal on: no decisions here.
-import type { Logger, Output } from '../log/logger.ts';
+import type { Logger } from '../log/logger.ts';
 import type { ReloadController } from './reload.ts';
 import type { Supervisor } from './supervisor.ts';
 
 /** Install the primary's signal handlers; returns a function that removes them. */
-export function installSignals(deps: { supervisor: Supervisor; reloads: ReloadController; output: Output; logger: Logger }): () => void {
-  const { supervisor, reloads, output, logger } = deps;
+export function installSignals(deps: { supervisor: Supervisor; reloads: ReloadController; logger: Logger }): () => void {
+  const { supervisor, reloads, logger } = deps;
   const scaleAll = (delta: number, signal: string) => {
-    for (const app of supervisor.apps.values()) {
-      const to = app.config.instances + delta;
-      if (to >= 1) void supervisor.appOp(app.config.name, 'scale', to);
-      else logger.warn({ event: 'signal', signal, app: app.config.name }, `${signal}: ${app.config.name} keeps its last worker (use nsup stop to stop it)`);
+    for (const name of supervisor.apps.keys()) {
+      void supervisor.appOp(name, 'scale', { delta }).then((result) => {
+        if (!result.ok) logger.warn({ event: 'signal', signal, app: name }, `${signal}: ${result.message}`);
+      });
     }
   };
   const handlers: Partial<Record<NodeJS.Signals, () => void>> = {
@@ -22,10 +22,7 @@ export function installSignals(deps: { supervisor: Supervisor; reloads: ReloadCo
     },
     SIGTTIN: () => scaleAll(+1, 'SIGTTIN'),
     SIGTTOU: () => scaleAll(-1, 'SIGTTOU'),
-    SIGUSR2: () => {
-      output.reopen();
-      logger.info({ event: 'signal', signal: 'SIGUSR2' }, 'SIGUSR2: log files reopened');
-    },
+    SIGUSR2: () => supervisor.enqueue({ type: 'reopen-logs' }),
   };
   for (const [signal, handler] of Object.entries(handlers)) process.on(signal, handler);
   return () => {

@@ -3,26 +3,40 @@
 import type { ResolvedConfig } from '../config/define.ts';
 import { liveSupervisors, request } from '../control/client.ts';
 import { createHandlers } from '../control/handlers.ts';
+import { snapshot } from '../control/snapshot.ts';
 import { ensureRuntimeDir, socketPath } from '../control/runtime-dir.ts';
 import { ControlServer } from '../control/server.ts';
 import type { SupervisorStatus } from '../control/types.ts';
 import { AlreadyRunningError, UnsupportedRuntimeError } from '../errors.ts';
-import { createLogging } from '../log/logger.ts';
+import { createLogging, type Logger } from '../log/logger.ts';
 import type { MetricsServer } from '../metrics/server.ts';
 import { UsageSampler } from '../metrics/usage.ts';
 import { createNotifier } from '../systemd/notify.ts';
 import type { AppWatcher } from '../watch/watcher.ts';
+import { clusterSpawner } from '../worker/spawn.ts';
+import type { AppOpResult, ReloadResult } from './model.ts';
 import { ReloadController, type ConfigSource } from './reload.ts';
 import { installSignals } from './signals.ts';
 import { Supervisor } from './supervisor.ts';
 
-/** A running supervisor; `done` resolves with the exit code after a stop, logs flushed. */
+/** A running supervisor, as a library user sees it: a read-only status and the operations the CLI has. */
 export interface RunningSupervisor {
-  supervisor: Supervisor;
-  reloads: ReloadController;
   /** Path of this supervisor's control socket. */
-  socket: string;
-  done: Promise<number>;
+  readonly socket: string;
+  /** Resolves with the exit code once the supervisor stopped and its logs are flushed. */
+  readonly done: Promise<number>;
+  /** The `nsup status --json` document of this supervisor. */
+  status(): SupervisorStatus;
+  /** Resolves true once every slot of these apps (default: all) has a worker up; false after `timeoutMs`. */
+  whenUp(apps?: string[] | 'all', timeoutMs?: number): Promise<boolean>;
+  /** Rolling reload (the config is read again); one result per app. */
+  reload(apps?: string[] | 'all'): Promise<ReloadResult[]>;
+  /** Set an app's worker count. */
+  scale(app: string, to: number): Promise<AppOpResult>;
+  /** Stop every worker of an app, then start it again (not zero-downtime). */
+  restart(app: string): Promise<AppOpResult>;
+  /** Drain every worker and stop, like SIGTERM; resolves with the exit code. */
+  stop(): Promise<number>;
 }
 
 /** How to run: where reloads get their config, and whether this is a detached daemon. */
@@ -34,8 +48,11 @@ export interface StartOptions {
   maxLogBytes?: number | null;
 }
 
-// How often worker CPU and memory are sampled for `nsup status`.
+// How often worker CPU and memory are sampled for `nsup status` and maxMemory.
 const USAGE_INTERVAL_MS = 2000;
+// Exceptions outside the event queue (a stream callback, a listener) are logged and contained; this
+// many within the window mean the primary is in a bad way: drain the workers and exit 1.
+const FATAL_BURST = { count: 5, windowMs: 10_000 };
 
 /** Start supervising `config` in this process. */
 export async function startSupervisor(config: ResolvedConfig, options: StartOptions = {}): Promise<RunningSupervisor> {
@@ -43,7 +60,7 @@ export async function startSupervisor(config: ResolvedConfig, options: StartOpti
   const dir = ensureRuntimeDir();
   await refuseDuplicates(config);
   const { logger, output } = createLogging(options.daemon ? { daemonDir: dir, maxLogBytes: options.maxLogBytes ?? null } : {});
-  const supervisor = new Supervisor({ config, logger, output });
+  const supervisor = new Supervisor({ config, logger, output, spawner: clusterSpawner(output) });
   // systemd Type=notify: READY=1 only once every worker is up, RELOADING=1/READY=1 around
   // reloads, STOPPING=1 when a stop begins. A no-op without NOTIFY_SOCKET.
   const notifier = createNotifier(process.env, { onError: (message) => logger.warn({ event: 'systemd.notify-failed' }, message) });
@@ -55,37 +72,29 @@ export async function startSupervisor(config: ResolvedConfig, options: StartOpti
     onBusy: (busy) => void (busy ? notifier.reloading(`reloading: ${upCount()}`) : notifier.ready(upCount())),
   });
   const usage = new UsageSampler();
-  const control = new ControlServer({
-    path: socketPath(dir, process.pid),
-    logger,
-    handlers: createHandlers({ supervisor, reloads, output, usage, meta: { config: config.file, mode: options.daemon ? 'daemon' : 'foreground' } }),
-  });
+  const status = () => snapshot(supervisor, usage, { config: config.file, mode: options.daemon ? 'daemon' : 'foreground' });
+  const control = new ControlServer({ path: socketPath(dir, process.pid), logger, handlers: createHandlers({ supervisor, reloads, output, status }) });
   await control.listen();
-  const removeSignals = installSignals({ supervisor, reloads, output, logger });
+  const removeSignals = installSignals({ supervisor, reloads, logger });
   logger.info(
     { event: 'supervisor.start', pid: process.pid, node: process.version, config: config.file, apps: config.apps.map((a) => a.name), socket: socketPath(dir, process.pid) },
     `nsup ${process.version} (pid ${process.pid}) supervising ${config.apps.map((a) => a.name).join(', ')}${config.file ? ` from ${config.file}` : ''}`,
   );
-  process.on('uncaughtException', (error) => {
-    logger.fatal({ event: 'supervisor.error', err: error }, `nsup crashed: ${error.stack ?? error.message}`);
-    output.flush();
-    process.exit(1);
-  });
-  supervisor.start();
+  const removeContainment = containErrors(supervisor, logger);
   if (notifier.enabled) {
-    void supervisor.whenUp('all', Infinity).then((up) => {
+    void supervisor.whenUp('all').then((up) => {
       if (up) void notifier.ready(`every worker up: ${upCount()}`);
     });
-    void supervisor.until(() => supervisor.isStopping, Infinity).then(() => notifier.stopping('draining workers'));
+    supervisor.onStopping(() => void notifier.stopping('draining workers'));
     supervisor.onAppState(() => void notifier.status(upCount()));
   }
+  supervisor.start();
+  // The sampler's figures go through the queue like every other input: maxMemory decisions are the core's.
   const sampler = setInterval(() => {
-    const pids = [...supervisor.apps.values()].flatMap((app) => app.records.map((r) => r.pid)).filter((pid): pid is number => pid !== null);
+    const pids = [...supervisor.apps.values()].flatMap((app) => app.workers.map((w) => w.pid)).filter((pid): pid is number => pid !== null);
     usage.sample(pids);
-    supervisor.checkMemory((pid) => usage.get(pid).rssBytes);
+    supervisor.enqueue({ type: 'usage', rssByPid: new Map(pids.map((pid) => [pid, usage.get(pid).rssBytes])) });
   }, USAGE_INTERVAL_MS).unref();
-  const heartbeatMs = Math.min(...config.apps.map((a) => a.heartbeatTimeoutMs ?? Infinity));
-  const heartbeats = Number.isFinite(heartbeatMs) ? setInterval(() => supervisor.checkHeartbeats(), Math.max(100, Math.min(1000, heartbeatMs / 4))).unref() : null;
   // chokidar is loaded only when an app watches files.
   const watchers = config.apps.some((app) => app.watch) ? await startWatchers(config, reloads, logger) : [];
   let metrics: MetricsServer | null = null;
@@ -104,17 +113,49 @@ export async function startSupervisor(config: ResolvedConfig, options: StartOpti
   const done = supervisor.done.then(async (code) => {
     removeSignals();
     clearInterval(sampler);
-    if (heartbeats) clearInterval(heartbeats);
     await Promise.all([control.close(), metrics?.close(), ...watchers.map((w) => w.close())]);
     await Promise.race([notifier.flush(), new Promise((resolve) => setTimeout(resolve, 2000).unref())]);
+    removeContainment();
     output.flush();
     return code;
   });
-  return { supervisor, reloads, socket: socketPath(dir, process.pid), done };
+  return {
+    socket: socketPath(dir, process.pid),
+    done,
+    status,
+    whenUp: (apps = 'all', timeoutMs) => supervisor.whenUp(apps, timeoutMs),
+    reload: (apps = 'all') => reloads.request(apps, 'API'),
+    scale: (app, to) => supervisor.appOp(app, 'scale', { to }),
+    restart: (app) => supervisor.appOp(app, 'restart'),
+    stop: () => {
+      supervisor.enqueue({ type: 'stop', source: 'API' });
+      return done;
+    },
+  };
+}
+
+/** Log exceptions that escape everything else as supervisor errors; a burst of them is fatal (drain, exit 1). */
+function containErrors(supervisor: Supervisor, logger: Logger): () => void {
+  const recent: number[] = [];
+  const onError = (error: unknown, origin: string) => {
+    logger.error({ event: 'supervisor.error', where: origin, err: error }, `nsup error (${origin}), contained; supervising goes on: ${error instanceof Error ? error.message : String(error)}`);
+    const now = Date.now();
+    recent.push(now);
+    while (recent.length > 0 && recent[0]! < now - FATAL_BURST.windowMs) recent.shift();
+    if (recent.length >= FATAL_BURST.count) supervisor.fail(error, `${recent.length} uncaught errors within ${FATAL_BURST.windowMs / 1000}s`);
+  };
+  const onException = (error: Error) => onError(error, 'uncaughtException');
+  const onRejection = (reason: unknown) => onError(reason, 'unhandledRejection');
+  process.on('uncaughtException', onException);
+  process.on('unhandledRejection', onRejection);
+  return () => {
+    process.off('uncaughtException', onException);
+    process.off('unhandledRejection', onRejection);
+  };
 }
 
 /** One watcher per app with `watch`; a burst of changes becomes one reload request. */
-async function startWatchers(config: ResolvedConfig, reloads: ReloadController, logger: import('../log/logger.ts').Logger): Promise<AppWatcher[]> {
+async function startWatchers(config: ResolvedConfig, reloads: ReloadController, logger: Logger): Promise<AppWatcher[]> {
   const { watchApp } = await import('../watch/watcher.ts');
   const watchers: AppWatcher[] = [];
   for (const app of config.apps) {

@@ -1,9 +1,7 @@
-// The worker state machine: one union, one table of allowed moves, one transition function.
+// A worker's life as the primary observes it, and the states `nsup status` shows.
 
-/** Where one worker process (or a slot waiting to get one) is in its life. */
-export type WorkerState =
-  /** Backoff before a restart: no process yet, a timer will fork it. */
-  | 'waiting'
+/** How far a worker process got, as observed from cluster events; it only ever moves forward. */
+export type Lifecycle =
   /** Forked; the process has not reported in yet. */
   | 'starting'
   /** The process runs (cluster 'online'); it has not listened yet. */
@@ -11,32 +9,27 @@ export type WorkerState =
   /** It listens on a server handle; up, unless the app uses waitReady. */
   | 'listening'
   /** It called ready() (waitReady apps); up. */
-  | 'ready'
+  | 'ready';
+
+/** What status shows for a worker or slot: its lifecycle, or what nsup decided about it. */
+export type WorkerState =
+  | Lifecycle
+  /** A slot in backoff before a restart: no process, a restart is scheduled. */
+  | 'waiting'
   /** Told to drain; SIGKILL follows after the kill timeout. */
   | 'stopping'
-  /** Gone. Terminal. */
+  /** Gone (the last line a worker logs). */
   | 'exited';
 
-// A -> [B, C]: moving to A is allowed only from B or C.
-const ALLOWED: Record<WorkerState, readonly WorkerState[]> = {
-  waiting: [],
-  starting: ['waiting'],
-  online: ['starting'],
-  listening: ['starting', 'online', 'ready'],
-  ready: ['starting', 'online', 'listening'],
-  stopping: ['starting', 'online', 'listening', 'ready'],
-  exited: ['waiting', 'starting', 'online', 'listening', 'ready', 'stopping'],
-};
+// The order a worker moves through; a later observation never moves it back.
+const RANK: Record<Lifecycle, number> = { starting: 0, online: 1, listening: 2, ready: 3 };
 
-/** States in which a process exists. */
-export const ALIVE: ReadonlySet<WorkerState> = new Set(['starting', 'online', 'listening', 'ready', 'stopping']);
-
-/** Whether `from → to` is a legal move. */
-export function canTransition(from: WorkerState, to: WorkerState): boolean {
-  return ALLOWED[to].includes(from);
+/** Whether observing `to` moves a worker forward from `from` (online after listening does not). */
+export function advances(from: Lifecycle, to: Lifecycle): boolean {
+  return RANK[to] > RANK[from];
 }
 
-/** Whether a worker in this state counts towards serving capacity. */
-export function isUp(state: WorkerState, waitReady: boolean): boolean {
-  return waitReady ? state === 'ready' : state === 'listening' || state === 'ready';
+/** Whether a worker at this lifecycle counts as up: listening, or ready when the app waits for ready(). */
+export function countsAsUp(lifecycle: Lifecycle, waitReady: boolean): boolean {
+  return waitReady ? lifecycle === 'ready' : lifecycle === 'listening' || lifecycle === 'ready';
 }

@@ -1,0 +1,223 @@
+// The supervisor's table as plain data: what should run (desired state, commands) and what runs
+// (workers and the facts observed about them). observe.ts writes the facts and commands,
+// reconcile.ts the decisions, the Supervisor's fork effect the pid: each field says its writer.
+import type { ResolvedApp } from '../config/define.ts';
+import type { Logger } from '../log/logger.ts';
+import type { AppState } from './app-state.ts';
+import type { StopReason } from './backoff.ts';
+import type { Lifecycle, WorkerState } from './worker-state.ts';
+
+/** One worker process of an app slot. Gone from the table once its exit is observed. */
+export interface WorkerModel {
+  /** Unique for the supervisor's lifetime; events refer to workers by key. */
+  readonly key: number;
+  readonly app: string;
+  /** Stable slot 0..n-1 (NSUP_WORKER_ID), kept across restarts and reloads. */
+  readonly slot: number;
+  readonly generation: number;
+  /** The config it was forked with (a reload's new config for the incoming generation). */
+  readonly config: ResolvedApp;
+  readonly forkedAt: number;
+  /** Fork effect: the process id (null when the fork failed or before it ran). */
+  pid: number | null;
+  /** Fork effect: a child logger carrying app, worker, pid and gen. */
+  log: Logger;
+  /** Observed: how far the process got (only ever moves forward). */
+  lifecycle: Lifecycle;
+  /** Observed: when it first counted as up (listening, or ready with waitReady). */
+  upAt: number | null;
+  /** Observed: the last event-loop heartbeat. */
+  lastHeartbeat: number | null;
+  /** Observed: resident memory at the last usage sample. */
+  rssBytes: number | null;
+  /** Decided: why nsup asked it to stop; set before the stop is sent, so the exit is never a crash. */
+  stopReason: StopReason | null;
+  /** Decided: when the stop was asked (the kill deadline counts from here). */
+  stopAt: number | null;
+  /** Decided: SIGKILL was sent. */
+  killed: boolean;
+  /** Decided: it must be up by then (a reload's new worker, a replacement), or it failed. */
+  upBy: number | null;
+  /** Decided: the key of the worker this one replaces (memory limit, hung); null once it took over. */
+  replaces: number | null;
+  /** Decided: failed replacements of this worker so far, and no new attempt before `replaceAfter`. */
+  replaceFailures: number;
+  replaceAfter: number;
+}
+
+/** Per-slot history that outlives each process. Written by reconcile only. */
+export interface SlotModel {
+  /** Crash restarts of this slot (status); kept across reloads. */
+  restarts: number;
+  /** Consecutive failures; reset by a worker that stays up for restart.minUptime. */
+  failures: number;
+  /** restart.maxRestarts was hit: no restart until a reload or restart. */
+  halted: boolean;
+  /** A scheduled restart: the slot gets a worker again at this time. */
+  retryAt: number | null;
+}
+
+/** The last unexpected exit of an app, kept for status and crash-loop reports. */
+export interface Failure {
+  at: string;
+  worker: number;
+  pid: number | null;
+  code: number | null;
+  signal: string | null;
+  reason: string;
+  stderr: string[];
+}
+
+/** How a reload ended. */
+export interface ReloadResult {
+  app: string;
+  ok: boolean;
+  generation: number;
+  durationMs: number;
+  /** Why it rolled back (or was refused). */
+  reason?: string;
+}
+
+/** The answer to an app operation (scale, stop, restart). */
+export interface AppOpResult {
+  ok: boolean;
+  app: string;
+  message: string;
+}
+
+/** A rolling reload under way: the incoming generation surges next to the serving one, then the serving one retires. */
+export interface ReloadRun {
+  readonly generation: number;
+  readonly config: ResolvedApp;
+  readonly trigger: string;
+  readonly startedAt: number;
+  /** surge: new workers come up next to the old; retire: committed, the old ones drain. */
+  phase: 'surge' | 'retire';
+  /** Slot → why that new worker failed before the reload committed. */
+  failed: Map<number, string>;
+  finish: (result: ReloadResult) => void;
+}
+
+/** An app operation under way: stop (then the app is gone) or restart (stop all, then start all). */
+export type AppOp =
+  | { kind: 'stop'; finish: (result: AppOpResult) => void }
+  | { kind: 'restart'; phase: 'stopping' | 'starting'; upBy: number | null; finish: (result: AppOpResult) => void };
+
+/** A request that reconcile acts on (or refuses) in its next pass. */
+export type Command =
+  | { kind: 'reload'; config: ResolvedApp; trigger: string; finish: (result: ReloadResult) => void }
+  | { kind: 'stop' | 'restart'; finish: (result: AppOpResult) => void }
+  /** To a count, or (to null) by a delta of the count when the command runs. */
+  | { kind: 'scale'; to: number | null; delta: number; finish: (result: AppOpResult) => void };
+
+/** A worker's exit, as observed; reconcile turns it into a decision (restart, backoff, rollback, …). */
+export interface ExitFact {
+  worker: WorkerModel;
+  at: number;
+  code: number | null;
+  signal: string | null;
+  /** One-line explanation (explain-exit.ts), or `stopped (reason)` for an exit nsup asked for. */
+  reason: string;
+  stderr: string[];
+}
+
+/** One app under supervision. */
+export interface AppModel {
+  readonly name: string;
+  /** Reconcile: the serving config and generation (a reload commits a new pair). */
+  config: ResolvedApp;
+  generation: number;
+  /** Reconcile: the highest generation ever forked (a new one is always higher). */
+  lastGeneration: number;
+  /** Reconcile: a count set at run time (nsup scale, SIGTTIN/SIGTTOU), kept across reloads. */
+  scaledTo: number | null;
+  /** Reconcile: one entry per desired slot (its length is the desired count). */
+  slots: SlotModel[];
+  /** Observe adds forked workers' facts, reconcile adds workers; the exit observation removes them. */
+  workers: WorkerModel[];
+  /** Observe: exits not yet decided on. Reconcile empties it. */
+  exits: ExitFact[];
+  /** Observe: commands not yet acted on. Reconcile empties it. */
+  inbox: Command[];
+  /** Reconcile. */
+  reload: ReloadRun | null;
+  op: AppOp | null;
+  state: AppState;
+  lastFailure: Failure | null;
+  lastReload: ReloadResult | null;
+  /** Reconcile: monotonic counters since start (Prometheus). */
+  counters: { restarts: number; reloadsDone: number; reloadsRolledBack: number };
+}
+
+/** The whole table. */
+export interface CoreModel {
+  apps: Map<string, AppModel>;
+  /** Observe (and an app stop that leaves no app): stop requests, in order. Reconcile empties it. */
+  stopRequests: Array<{ source: string; exitCode: number }>;
+  /** Reconcile: the stop under way (a second request forces it). */
+  stopping: { source: string; forced: boolean; exitCode: number } | null;
+  /** Reconcile: the supervisor finished (every worker gone after a stop). */
+  finished: boolean;
+  /** Reconcile (the start command): supervising has begun. */
+  started: boolean;
+}
+
+/** Build the table for a config's apps: every slot empty, nothing running yet. */
+export function createModel(apps: readonly ResolvedApp[]): CoreModel {
+  const model: CoreModel = { apps: new Map(), stopRequests: [], stopping: null, finished: false, started: false };
+  for (const config of apps) {
+    model.apps.set(config.name, {
+      name: config.name,
+      config,
+      generation: 1,
+      lastGeneration: 1,
+      scaledTo: null,
+      slots: freshSlots(config.instances),
+      workers: [],
+      exits: [],
+      inbox: [],
+      reload: null,
+      op: null,
+      state: 'starting',
+      lastFailure: null,
+      lastReload: null,
+      counters: { restarts: 0, reloadsDone: 0, reloadsRolledBack: 0 },
+    });
+  }
+  return model;
+}
+
+/** Fresh per-slot stats for `n` slots. */
+export function freshSlots(n: number): SlotModel[] {
+  return Array.from({ length: n }, () => ({ restarts: 0, failures: 0, halted: false, retryAt: null }));
+}
+
+/** Whether a worker counts towards serving capacity: up (listening, or ready with waitReady) and not told to stop. */
+export function isUp(worker: WorkerModel): boolean {
+  return worker.stopReason === null && worker.upAt !== null;
+}
+
+/** What `nsup status` shows for a worker. */
+export function displayState(worker: Pick<WorkerModel, 'stopReason' | 'lifecycle'>): WorkerState {
+  return worker.stopReason !== null ? 'stopping' : worker.lifecycle;
+}
+
+/** The workers that cover `slot` of the serving generation: not told to stop. */
+export function slotWorkers(app: AppModel, slot: number): WorkerModel[] {
+  return app.workers.filter((w) => w.slot === slot && w.generation === app.generation && w.stopReason === null);
+}
+
+/** Whether `slot` has a worker up in the serving generation. */
+export function slotUp(app: AppModel, slot: number): boolean {
+  return app.workers.some((w) => w.slot === slot && w.generation === app.generation && isUp(w));
+}
+
+/** "worker 1 of web (pid 4242)" */
+export function label(worker: Pick<WorkerModel, 'slot' | 'app' | 'pid'>): string {
+  return `worker ${worker.slot} of ${worker.app}${worker.pid ? ` (pid ${worker.pid})` : ''}`;
+}
+
+/** The stderr lines worth keeping in a failure report: Node's internal stack frames are noise. */
+export function reportLines(stderr: readonly string[]): string[] {
+  return stderr.filter((line) => !/^\s+at (?:async )?(?:.*\()?node:internal\//.test(line)).slice(-20);
+}

@@ -1,0 +1,69 @@
+// Replacing one worker through the rolling path, as part of the reconcile pass: a worker above
+// maxMemory, or one whose event loop stopped beating for heartbeatTimeout, gets a replacement in
+// its slot; once that one is up the old one drains. A replacement that fails leaves the old worker
+// serving, and the next attempt backs off.
+import { formatDelay } from './backoff.ts';
+import { isUp, label, type AppModel, type WorkerModel } from './model.ts';
+import { budget, forkWorker, stopWorkers, type Pass } from './pass.ts';
+
+/** Finish replacements under way, and start one for every worker that needs it. */
+export function replaceWorkers(app: AppModel, pass: Pass): void {
+  for (const next of app.workers) {
+    if (next.replaces === null || next.stopReason !== null) continue;
+    const old = app.workers.find((w) => w.key === next.replaces);
+    if (!old || old.stopReason !== null) {
+      // The old worker is gone (or leaving anyway): the replacement is simply the slot's worker now.
+      next.replaces = null;
+      next.upBy = null;
+    } else if (isUp(next)) {
+      next.log.info({ event: 'worker.replaced', old: old.pid }, `${label(next)} is up; draining ${label(old)}`);
+      next.replaces = null;
+      next.upBy = null;
+      stopWorkers(pass, [old], 'replaced');
+    } else if (next.upBy !== null && pass.now >= next.upBy) {
+      next.log.error({ event: 'worker.replace-failed', replaces: old.key }, `${label(next)}: the replacement did not come up within ${formatDelay(next.config.listenTimeoutMs)}; the old worker keeps serving`);
+      stopWorkers(pass, [next], 'rollback');
+      noteReplaceFailure(old, pass);
+    }
+  }
+  // A reload or an operation replaces every worker anyway.
+  if (app.reload || app.op) return;
+  for (const worker of [...app.workers]) {
+    if (worker.generation !== app.generation || !isUp(worker) || worker.replaces !== null || pass.now < worker.replaceAfter) continue;
+    const reason = replaceReason(worker, pass.now);
+    if (reason === null || app.workers.some((w) => w.replaces === worker.key) || budget(app) <= 0) continue;
+    worker.log.warn({ event: 'worker.replace', reason }, `${label(worker)}: ${reason}; starting a replacement, then draining it`);
+    forkWorker(pass, app, worker.config, worker.slot, worker.generation, { upBy: pass.now + worker.config.listenTimeoutMs, replaces: worker.key, purpose: 'replace' });
+  }
+}
+
+/** Count a failed replacement; the next attempt waits like a restart would. */
+export function noteReplaceFailure(old: WorkerModel, pass: Pass): void {
+  old.replaceFailures++;
+  old.replaceAfter = pass.now + Math.min(old.config.restart.maxDelayMs, old.config.restart.delayMs * 2 ** Math.min(old.replaceFailures, 40));
+}
+
+/** When the worker's heartbeat deadline passes (it is then replaced as hung); null without heartbeatTimeout. */
+export function heartbeatDeadline(worker: WorkerModel): number | null {
+  const timeout = worker.config.heartbeatTimeoutMs;
+  if (timeout === null || worker.upAt === null) return null;
+  return (worker.lastHeartbeat ?? worker.upAt) + timeout + 1;
+}
+
+/** Why this worker should be replaced now, or null. */
+function replaceReason(worker: WorkerModel, now: number): string | null {
+  const limit = worker.config.maxMemoryBytes;
+  if (limit !== null && worker.rssBytes !== null && worker.rssBytes > limit) {
+    return `memory ${formatBytes(worker.rssBytes)} is above maxMemory ${formatBytes(limit)}`;
+  }
+  const deadline = heartbeatDeadline(worker);
+  if (deadline !== null && now >= deadline) {
+    const silentMs = now - (worker.lastHeartbeat ?? worker.upAt!);
+    return `hung: its event loop has been blocked for ${formatDelay(silentMs)} (heartbeatTimeout ${formatDelay(worker.config.heartbeatTimeoutMs!)})`;
+  }
+  return null;
+}
+
+function formatBytes(bytes: number): string {
+  return `${(bytes / 1024 / 1024).toFixed(1)} MB`;
+}

@@ -1,0 +1,246 @@
+// The simulation of the supervisor core (issue 10): random worlds (scenarios) and what happens in
+// them (actions) as fast-check arbitraries, a step function that applies one action to the real core
+// on a fake cluster and clock, and the invariants checked after every step and at quiescence.
+import fc from 'fast-check';
+import type { AppModel } from '../../src/supervisor/model.ts';
+import { isUp } from '../../src/supervisor/model.ts';
+import { simConfig, startSim, timerMatchesDeadline, type Code, type Sim } from './fake-cluster.ts';
+
+/** One thing that happens to the simulated world. */
+export type Action =
+  | { t: 'advance'; ms: number }
+  | { t: 'kill'; pick: number; signal: 'SIGKILL' | 'crash' }
+  | { t: 'hang'; pick: number }
+  | { t: 'memory'; pick: number }
+  | { t: 'env'; broken: boolean }
+  | { t: 'spawn'; fails: boolean }
+  | { t: 'reload'; app: number; code: Code }
+  | { t: 'scale'; app: number; to: number }
+  | { t: 'restart'; app: number }
+  | { t: 'stop-app'; app: number }
+  | { t: 'stop' };
+
+/** The apps a run supervises. */
+export interface Scenario {
+  apps: Array<{ instances: number; waitReady: boolean; heartbeat: boolean; maxMemory: boolean; maxRestarts: number | null; reloadBatch: number }>;
+}
+
+/** Random worlds: one or two apps of 1-3 workers, with or without waitReady, heartbeats, maxMemory, maxRestarts. */
+export const scenarioArb: fc.Arbitrary<Scenario> = fc.record({
+  apps: fc.array(
+    fc.record({
+      instances: fc.integer({ min: 1, max: 3 }),
+      waitReady: fc.boolean(),
+      heartbeat: fc.boolean(),
+      maxMemory: fc.boolean(),
+      maxRestarts: fc.option(fc.integer({ min: 1, max: 4 }), { nil: null }),
+      reloadBatch: fc.integer({ min: 1, max: 2 }),
+    }),
+    { minLength: 1, maxLength: 2 },
+  ),
+});
+
+/** Random happenings, time passing most often. */
+export const actionArb: fc.Arbitrary<Action> = fc.oneof(
+  { weight: 6, arbitrary: fc.record({ t: fc.constant('advance' as const), ms: fc.oneof(fc.integer({ min: 0, max: 60 }), fc.integer({ min: 0, max: 3000 })) }) },
+  { weight: 3, arbitrary: fc.record({ t: fc.constant('kill' as const), pick: fc.nat(), signal: fc.constantFrom('SIGKILL' as const, 'crash' as const) }) },
+  { weight: 1, arbitrary: fc.record({ t: fc.constant('hang' as const), pick: fc.nat() }) },
+  { weight: 1, arbitrary: fc.record({ t: fc.constant('memory' as const), pick: fc.nat() }) },
+  { weight: 1, arbitrary: fc.record({ t: fc.constant('env' as const), broken: fc.boolean() }) },
+  { weight: 1, arbitrary: fc.record({ t: fc.constant('spawn' as const), fails: fc.boolean() }) },
+  { weight: 3, arbitrary: fc.record({ t: fc.constant('reload' as const), app: fc.nat(), code: fc.constantFrom<Code>('good', 'good', 'crash', 'slow', 'never') }) },
+  { weight: 1, arbitrary: fc.record({ t: fc.constant('scale' as const), app: fc.nat(), to: fc.integer({ min: 0, max: 4 }) }) },
+  { weight: 1, arbitrary: fc.record({ t: fc.constant('restart' as const), app: fc.nat() }) },
+  { weight: 1, arbitrary: fc.constant({ t: 'stop-app' as const, app: 0 }) },
+  { weight: 1, arbitrary: fc.constant({ t: 'stop' as const }) },
+);
+
+/** A run of the simulation: the supervisor, and every request made with how often it was answered. */
+export interface Run {
+  sim: Sim;
+  names: string[];
+  answers: Array<{ what: string; count: number }>;
+  stopped: boolean;
+  violations: string[];
+}
+
+/** Start a scenario's supervisor; every fork is checked against the capacity bound. */
+export function startRun(scenario: Scenario): Run {
+  const names = scenario.apps.map((_, i) => `app${i}`);
+  const config = simConfig(
+    scenario.apps.map((app, i) => ({
+      name: names[i],
+      instances: app.instances,
+      waitReady: app.waitReady,
+      reloadBatch: app.reloadBatch,
+      killTimeout: '1s',
+      listenTimeout: '2s',
+      restart: { delay: '100ms', maxDelay: '2s', minUptime: '3s', ...(app.maxRestarts !== null ? { maxRestarts: app.maxRestarts } : {}) },
+      ...(app.heartbeat ? { heartbeatTimeout: '1s' } : {}),
+      ...(app.maxMemory ? { maxMemory: '100MB' } : {}),
+      env: { CODE: 'good' },
+    })),
+  );
+  const sim = startSim(config, { start: false });
+  const run: Run = { sim, names, answers: [], stopped: false, violations: [] };
+  const forksAt = new Map<string, number[]>();
+  sim.cluster.onFork = (request) => {
+    const app = sim.model.apps.get(request.app.name)!;
+    if (app.workers.length > capacity(app)) run.violations.push(`fork of ${app.name}:${request.slot} with ${app.workers.length} workers, bound ${capacity(app)}`);
+    // Never spins: with restart.delay 100 ms, a slot forks a few times a second at the most.
+    const key = `${app.name}:${request.slot}`;
+    const now = sim.clock.now();
+    const recent = (forksAt.get(key) ?? []).filter((at) => at > now - 1000);
+    recent.push(now);
+    forksAt.set(key, recent);
+    if (recent.length > SPIN_FORKS) run.violations.push(`${key} forked ${recent.length} times within 1 s: a crash loop spins`);
+  };
+  sim.supervisor.start();
+  return run;
+}
+
+// Forks of one slot within a second of simulated time above which the core is spinning.
+const SPIN_FORKS = 15;
+
+/** Serving slots plus the incoming generation of a surging reload: 2 × desired for a plain reload. */
+function capacity(app: AppModel): number {
+  return app.slots.length + (app.reload?.phase === 'surge' ? app.reload.config.instances : app.slots.length);
+}
+
+/** Apply one action, then check the invariants that hold after every step. */
+export function step(run: Run, action: Action): void {
+  const { sim } = run;
+  const live = sim.cluster.live();
+  const pick = (n: number) => live[n % Math.max(1, live.length)];
+  const answer = (what: string) => {
+    const entry = { what, count: 0 };
+    run.answers.push(entry);
+    return () => void entry.count++;
+  };
+  const appName = (n: number) => run.names[n % run.names.length]!;
+  switch (action.t) {
+    case 'advance':
+      sim.clock.advance(action.ms);
+      break;
+    case 'kill': {
+      const proc = pick(action.pick);
+      if (proc) sim.cluster.exit(proc, action.signal === 'crash' ? 1 : null, action.signal === 'crash' ? null : 'SIGKILL');
+      break;
+    }
+    case 'hang': {
+      const proc = pick(action.pick);
+      if (proc) proc.hung = true;
+      break;
+    }
+    case 'memory': {
+      const proc = pick(action.pick);
+      if (proc) sim.supervisor.enqueue({ type: 'usage', rssByPid: new Map([[proc.pid, 500 * 1024 * 1024]]) });
+      break;
+    }
+    case 'env':
+      sim.cluster.brokenEnv = action.broken;
+      break;
+    case 'spawn':
+      sim.cluster.spawnFails = action.fails;
+      break;
+    case 'reload': {
+      const name = appName(action.app);
+      if (!sim.model.apps.has(name)) break;
+      const done = answer(`reload ${name} to ${action.code}`);
+      void sim.supervisor.reloadApp(name, sim.withCode(name, action.code), 'sim').then(done);
+      break;
+    }
+    case 'scale':
+    case 'restart':
+    case 'stop-app': {
+      const name = appName(action.app);
+      const op = action.t === 'stop-app' ? 'stop' : action.t;
+      const done = answer(`${op} ${name}`);
+      void sim.supervisor.appOp(name, op, action.t === 'scale' ? { to: action.to } : {}).then(done);
+      break;
+    }
+    case 'stop':
+      run.stopped = true;
+      sim.supervisor.enqueue({ type: 'stop', source: 'SIGTERM' });
+      break;
+  }
+  sim.clock.advance(1);
+  run.violations.push(...checkAlways(run));
+}
+
+/** Invariants after every step. */
+export function checkAlways(run: Run): string[] {
+  const { sim } = run;
+  const problems: string[] = [];
+  if (sim.cluster.runaway) problems.push('the core forked in a loop without time passing');
+  const timer = timerMatchesDeadline(sim);
+  if (timer) problems.push(timer);
+  if (sim.grep('"event":"supervisor.error"').length > 0) problems.push(`supervisor.error: ${sim.grep('"event":"supervisor.error"')[0]}`);
+  const tracked = new Set<number>();
+  for (const app of sim.model.apps.values()) {
+    const notStopping = app.workers.filter((w) => w.stopReason === null);
+    if (notStopping.length > capacity(app)) problems.push(`${app.name}: ${notStopping.length} workers not stopping, bound ${capacity(app)}`);
+    const upBySlotGen = new Map<string, number>();
+    for (const worker of app.workers) {
+      if (worker.pid !== null) tracked.add(worker.pid);
+      if (!isUp(worker)) continue;
+      const key = `${worker.slot}/${worker.generation}`;
+      upBySlotGen.set(key, (upBySlotGen.get(key) ?? 0) + 1);
+    }
+    for (const [key, count] of upBySlotGen) if (count > 1) problems.push(`${app.name}: ${count} up workers for slot/generation ${key}`);
+    const drainingApp = sim.model.stopping !== null || (app.op !== null && (app.op.kind === 'stop' || app.op.phase === 'stopping'));
+    if (!drainingApp) {
+      app.slots.forEach((slot, index) => {
+        const covering = app.workers.filter((w) => w.slot === index && w.generation === app.generation && w.stopReason === null);
+        const held = (covering.length > 0 ? 1 : 0) + (slot.retryAt !== null ? 1 : 0) + (slot.halted ? 1 : 0);
+        if (held !== 1) problems.push(`${app.name} slot ${index}: ${covering.length} workers, retryAt ${slot.retryAt}, halted ${slot.halted}`);
+        if (covering.length > 2 || (covering.length === 2 && !covering.some((w) => covering.some((o) => o.replaces === w.key)))) {
+          problems.push(`${app.name} slot ${index}: ${covering.length} covering workers that are not a replacement pair`);
+        }
+      });
+    }
+  }
+  // Every live process is in the table, and every worker of the table with a pid is alive.
+  for (const proc of sim.cluster.live()) if (!tracked.has(proc.pid)) problems.push(`process ${proc.pid} is alive but not in the table`);
+  for (const answer of run.answers) if (answer.count > 1) problems.push(`${answer.what} answered ${answer.count} times`);
+  return problems;
+}
+
+/** Heal the world, let time pass, and check where it settles. */
+export async function checkQuiescence(run: Run): Promise<string[]> {
+  const { sim } = run;
+  sim.cluster.brokenEnv = false;
+  sim.cluster.spawnFails = false;
+  // A hung worker stays hung: it is replaced (with heartbeatTimeout) or SIGKILLed when it is stopped.
+  for (let i = 0; i < 40; i++) sim.clock.advance(1000);
+  await new Promise((resolve) => setImmediate(resolve));
+  const problems = checkAlways(run);
+  for (const answer of run.answers) if (answer.count !== 1) problems.push(`${answer.what} answered ${answer.count} times`);
+  if (run.stopped) {
+    if (sim.exitCode !== 0) problems.push(`stopped, but exit code ${sim.exitCode}`);
+    if (sim.cluster.live().length > 0) problems.push(`stopped, but ${sim.cluster.live().length} processes alive`);
+    if (sim.clock.coreTimers().length > 0) problems.push('stopped, but a core timer is armed');
+    return problems;
+  }
+  for (const app of sim.model.apps.values()) {
+    if (app.reload || app.op) problems.push(`${app.name}: ${app.reload ? 'reload' : app.op?.kind} still running`);
+    app.slots.forEach((slot, index) => {
+      if (!slot.halted && !sim.supervisor.slotUp(app, index)) problems.push(`${app.name} slot ${index} is not up (retryAt ${slot.retryAt})`);
+    });
+    if (app.workers.some((w) => w.generation !== app.generation)) problems.push(`${app.name}: workers of an old generation are left`);
+    const expected = app.slots.some((s) => s.halted) ? 'errored' : 'running';
+    if (app.state !== expected) problems.push(`${app.name}: state ${app.state}, expected ${expected}`);
+  }
+  return problems;
+}
+
+/** Run a whole sequence; returns every violation found. */
+export async function simulate(scenario: Scenario, actions: readonly Action[]): Promise<string[]> {
+  const run = startRun(scenario);
+  for (const action of actions) {
+    step(run, action);
+    if (run.violations.length > 0) return run.violations.map((v) => `after ${JSON.stringify(action)}: ${v}`);
+  }
+  return [...run.violations, ...(await checkQuiescence(run))];
+}
+

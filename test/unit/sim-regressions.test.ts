@@ -1,0 +1,22 @@
+// Issue 10: every sequence the simulation (sim-core.test.ts) found to break the core, shrunk by
+// fast-check and kept as a named test, so the bug it found stays fixed.
+import { describe, expect, it } from 'vitest';
+import { simulate, type Action, type Scenario } from '../helpers/simulation.ts';
+
+const one = (extra: Partial<Scenario['apps'][number]> = {}): Scenario => ({
+  apps: [{ instances: 1, waitReady: false, heartbeat: false, maxMemory: false, maxRestarts: null, reloadBatch: 1, ...extra }],
+});
+
+const FOUND: Array<{ name: string; scenario: Scenario; actions: Action[] }> = [
+  {
+    name: 'a command that arrives after the supervisor stopped is still answered',
+    scenario: one(),
+    actions: [{ t: 'stop' }, { t: 'advance', ms: 28 }, { t: 'scale', app: 0, to: 0 }],
+  },
+];
+
+describe('issue 10: sequences the simulation found', () => {
+  for (const { name, scenario, actions } of FOUND) {
+    it(name, async () => expect(await simulate(scenario, actions)).toEqual([]));
+  }
+});
