@@ -1,11 +1,12 @@
 // Runs the real `nsup` binary with execa and follows its JSON log lines, so tests wait for
 // events (worker.listening, app.state …) instead of sleeping. Every wait is bounded.
 import { execa, type ResultPromise } from 'execa';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { killTree, startTime, withEnv } from './processes.ts';
 
 export const BIN = fileURLToPath(new URL('../../bin/nsup.js', import.meta.url));
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -35,17 +36,19 @@ export interface Nsup {
   exited: Promise<{ code: number | undefined; signal: string | undefined }>;
 }
 
-const running = new Set<Nsup>();
+/** Every nsup started since the last cleanupAll(): whether its primary was reaped, and the start time of each worker pid it logged. */
+const started = new Map<Nsup, { home: string; ownHome: boolean; reaped: boolean; workers: Map<number, number | undefined> }>();
 
 /** Start `nsup <args>`; the process is killed by cleanupAll() if a test leaves it running. */
 export function startNsup(args: string[], opts: { cwd?: string; env?: Record<string, string>; detached?: boolean; wrap?: string[] } = {}): Nsup {
   // `wrap` runs nsup under another command (e.g. unshare, to make it PID 1 of a namespace).
   const [command, ...prefix] = opts.wrap ?? [process.execPath];
+  // Each supervisor gets its own runtime dir unless the test shares one on purpose: parallel
+  // tests must not see each other's apps (nsup refuses a name that is already running).
+  const env = { NO_COLOR: '1', ...opts.env, NSUP_HOME: opts.env?.NSUP_HOME ?? mkdtempSync(join(tmpdir(), 'nsup-home-')) };
   const proc = execa(command!, [...prefix, ...(opts.wrap ? [process.execPath] : []), BIN, ...args], {
     cwd: opts.cwd ?? ROOT,
-    // Each supervisor gets its own runtime dir unless the test shares one on purpose: parallel
-    // tests must not see each other's apps (nsup refuses a name that is already running).
-    env: { NO_COLOR: '1', NSUP_HOME: mkdtempSync(join(tmpdir(), 'nsup-home-')), ...opts.env },
+    env,
     reject: false,
     buffer: false,
     stdin: 'ignore',
@@ -58,11 +61,18 @@ export function startNsup(args: string[], opts: { cwd?: string; env?: Record<str
   const notify = () => {
     for (const waiter of waiters) waiter();
   };
+  // Worker pid → its start time when the log named it, so that cleanup never kills a later
+  // process that reused the pid. Under `wrap` the logged pids belong to another pid namespace.
+  const workers = new Map<number, number | undefined>();
   createInterface({ input: proc.stdout! }).on('line', (line) => {
     stdout.push(line);
     if (line.startsWith('{')) {
       try {
-        events.push(JSON.parse(line) as LogLine);
+        const event = JSON.parse(line) as LogLine;
+        events.push(event);
+        if (!opts.wrap && event.event === 'worker.state' && event.to === 'starting' && typeof event.pid === 'number' && !workers.has(event.pid)) {
+          workers.set(event.pid, startTime(event.pid));
+        }
       } catch {
         // a worker's own JSON-ish line: kept in stdout only
       }
@@ -116,8 +126,10 @@ export function startNsup(args: string[], opts: { cwd?: string; env?: Record<str
       return [...state].filter(([, s]) => s === 'listening' || s === 'ready').map(([pid]) => pid);
     },
   };
-  running.add(nsup);
-  void exited.then(() => running.delete(nsup));
+  const entry = { home: env.NSUP_HOME, ownHome: opts.env?.NSUP_HOME === undefined, reaped: false, workers };
+  // 'exit' comes at the reap, before `exited` (which also waits for the output streams to end).
+  proc.nodeChildProcess.once('exit', () => (entry.reaped = true));
+  started.set(nsup, entry);
   return nsup;
 }
 
@@ -126,19 +138,38 @@ export async function stopNsup(nsup: Nsup, timeoutMs = 15_000): Promise<number |
   nsup.proc.kill('SIGTERM');
   const result = await Promise.race([nsup.exited, sleep(timeoutMs).then(() => null)]);
   if (!result) {
-    nsup.proc.kill('SIGKILL');
-    throw new Error('nsup did not exit within the bound after SIGTERM');
+    const left = await killNsup(nsup);
+    throw new Error(`nsup did not exit within the bound after SIGTERM${left.length > 0 ? `; still alive after SIGKILL: ${left.join(', ')}` : ''}`);
   }
   return result.code;
 }
 
-/** Kill whatever a test left running (the supervisor, then any worker it forked). */
+/**
+ * SIGKILL the supervisor and every process under it: its workers, their own children, and those
+ * no longer below it (re-parented once their parent died): the workers the log named, and any
+ * process that inherited the supervisor's NSUP_HOME. Collected before anything is killed; waits
+ * (bounded) until they are dead. Returns the survivors.
+ */
+async function killNsup(nsup: Nsup): Promise<number[]> {
+  const entry = started.get(nsup);
+  // Once the primary was reaped its pid may belong to someone else: only an unreaped one is a root.
+  const primary = nsup.proc.pid !== undefined && entry?.reaped === false ? [nsup.proc.pid] : [];
+  const workers = [...(entry?.workers ?? [])].filter(([pid, start]) => start !== undefined && startTime(pid) === start).map(([pid]) => pid);
+  // Unless the test process itself runs with that NSUP_HOME: then the mark is not this nsup's own.
+  const orphans = entry && entry.home !== process.env.NSUP_HOME ? withEnv('NSUP_HOME', entry.home) : [];
+  const left = await killTree([...primary, ...workers, ...orphans]);
+  await Promise.race([nsup.exited, sleep(5000)]);
+  // The private runtime dir made for this nsup goes with it (a test's own NSUP_HOME is the test's).
+  if (entry?.ownHome) rmSync(entry.home, { recursive: true, force: true });
+  return left;
+}
+
+/** Kill whatever the tests left running: every supervisor started, its workers, and their children. */
 export async function cleanupAll(): Promise<void> {
-  for (const nsup of [...running]) {
-    nsup.proc.kill('SIGKILL');
-    await Promise.race([nsup.exited, sleep(5000)]);
-  }
-  running.clear();
+  const left: number[] = [];
+  for (const nsup of [...started.keys()]) left.push(...(await killNsup(nsup)));
+  started.clear();
+  if (left.length > 0) throw new Error(`cleanup: still alive after SIGKILL: ${left.join(', ')}`);
 }
 
 /** Whether a process with this pid still exists. */

@@ -26,6 +26,7 @@ describe('chaos', () => {
       const kills: number[] = [];
       let seed = 7;
       for (let round = 0; round < 10; round++) {
+        // The kill cadence itself (elapsed time, not an event): also past minUptime, so no backoff.
         await sleep(2000);
         const up = nsup.listeningPids();
         expect(up, `round ${round}: capacity restored before the next kill`).toHaveLength(2);

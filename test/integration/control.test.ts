@@ -3,6 +3,7 @@
 import { existsSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
+import { createInterface } from 'node:readline';
 import { afterEach, describe, expect, it } from 'vitest';
 import { encodeFrame, FrameDecoder } from '../../src/control/protocol.ts';
 import { cliHome, type CliHome } from '../helpers/daemon.ts';
@@ -90,11 +91,26 @@ describe('control plane', () => {
     expect(logs.stdout.trim().split('\n')).toHaveLength(3);
     expect(logs.stdout).toMatch(/stopped \(scale-down\)|stopping → exited/);
 
-    const follow = home.nsup(['logs', 'web', '-f', '-n', '0'], { timeoutMs: 8000 });
-    await sleep(500);
-    await getJson(port, '/?delay=1&tag=followed');
-    const followed = await follow;
-    expect(followed.stdout).toContain('[web:0] slow request followed started');
+    const follow = home.spawn(['logs', 'web', '-f', '-n', '0'], { timeoutMs: 8000 });
+    const followedLines: string[] = [];
+    const followed = new Promise<void>((resolve) => {
+      createInterface({ input: follow.stdout! }).on('line', (line) => {
+        followedLines.push(line);
+        if (line.includes('slow request followed started')) resolve();
+      });
+      void follow.then(() => resolve());
+    });
+    // The follower says nothing once it is subscribed (-n 0): make tagged lines until the first
+    // one reaches it, or it ends (its 8 s timeout).
+    let done = false;
+    void followed.then(() => (done = true));
+    while (!done) {
+      await getJson(port, '/?delay=1&tag=followed');
+      await Promise.race([followed, sleep(100)]);
+    }
+    follow.kill();
+    await follow;
+    expect(followedLines.join('\n')).toContain('[web:0] slow request followed started');
 
     const restart = await home.nsup(['restart', 'web']);
     expect(restart.exitCode, restart.stderr).toBe(0);
@@ -207,6 +223,7 @@ function exchange(path: string, bytes: Buffer): Promise<Array<{ ok?: boolean; id
     socket.on('connect', () => socket.write(bytes));
     socket.on('data', (chunk) => {
       for (const item of decoder.push(chunk)) if (item.ok) frames.push(item.value as never);
+      // The server may keep the connection open after a reply: 50 ms of quiet means no more frames.
       if (frames.length > 0 && decoder.pending() === 0) setTimeout(done, 50);
     });
     socket.on('close', done);
@@ -227,6 +244,7 @@ function randomJson(i: number): unknown {
   return values[i % values.length];
 }
 
+/** Poll (bounded) a state of the daemon that no event announces to the test: status, log files. */
 async function waitUntil(check: () => Promise<boolean>, what: string, timeoutMs = 10_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await check())) {

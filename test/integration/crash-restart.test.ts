@@ -21,6 +21,7 @@ describe('crash restarts', () => {
     try {
       const nsup = startNsup(['start', '-c', config]);
       await nsup.waitForCount(listening, 2, 'two listening workers');
+      // Elapsed time is the point: the worker must be up longer than minUptime (300ms) to count as healthy.
       await new Promise((resolve) => setTimeout(resolve, 400));
       const victim = nsup.events.find((e) => listening(e) && e.worker === 1)!.pid as number;
       const killedAt = Date.now();

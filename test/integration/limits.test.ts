@@ -38,7 +38,7 @@ describe('resource limits', () => {
       const nsup = startNsup(['start', '-c', config]);
       await nsup.waitFor(listening, 'listening');
       const hung = nsup.listeningPids()[0]!;
-      // A healthy worker is left alone.
+      // A healthy worker is left alone: nothing may happen for longer than heartbeatTimeout (1s).
       await new Promise((resolve) => setTimeout(resolve, 1500));
       expect(nsup.events.some((e) => e.event === 'worker.replace')).toBe(false);
       void get(port, '/block', { timeoutMs: 20_000 }).catch(() => null);

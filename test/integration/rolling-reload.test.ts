@@ -39,6 +39,7 @@ describe('rolling reload', () => {
         await nsup.waitForCount(listening, 2, 'two listening workers');
         const first = nsup.listeningPids();
         const load = startLoad(port, { connections: 20, close });
+        // Let the load run for a while before the first reload and after the last one (time, not an event).
         await new Promise((resolve) => setTimeout(resolve, 300));
         for (let n = 1; n <= 5; n++) expect((await reload(nsup, n)).event).toBe('reload.done');
         await new Promise((resolve) => setTimeout(resolve, 300));
@@ -72,7 +73,8 @@ describe('rolling reload', () => {
       expect(end.reason).toMatch(/worker 0 of the new generation exited before it was up: exited with code 1: Error: missing DATABASE_URL/);
       expect((end.lastFailure as { stderr: string[] }).stderr.join('\n')).toContain('missing DATABASE_URL');
       expect(end.msg).toMatch(/rolled back .* generation 1 keeps serving/);
-      // The app is not put into a crash loop: the failed worker is not restarted.
+      // The app is not put into a crash loop: the failed worker is not restarted (a negative
+      // check: no restart happens for 500 ms).
       await new Promise((resolve) => setTimeout(resolve, 500));
       expect(nsup.events.filter((e) => e.event === 'worker.restart')).toEqual([]);
       expect(nsup.listeningPids().sort()).toEqual(old);
@@ -162,6 +164,7 @@ describe('rolling reload', () => {
       writeFileSync(config, good);
       for (let i = 0; i < 4; i++) nsup.proc.kill('SIGHUP');
       await nsup.waitFor((e) => e.event === 'reload.done', 'a reload');
+      // A negative check: give a coalesced reload (or a wrong extra one) 1.5 s to show up.
       await new Promise((resolve) => setTimeout(resolve, 1500));
       const reloads = nsup.events.filter((e) => e.event === 'reload.start');
       expect(reloads.length).toBeGreaterThanOrEqual(1);

@@ -85,6 +85,7 @@ describe('nsup start', () => {
     nsup.proc.kill('SIGKILL');
     await nsup.exited;
     // Workers notice the closed IPC channel and exit by themselves: nothing kills them here.
+    // There is no event for a non-child's exit, so poll (bounded).
     const deadline = Date.now() + 5000;
     while (pids.some(isAlive) && Date.now() < deadline) await sleep(25);
     expect(pids.filter(isAlive)).toEqual([]);

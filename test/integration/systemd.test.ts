@@ -5,7 +5,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { afterEach, describe, expect, it } from 'vitest';
 import { freePort } from '../helpers/http.ts';
-import { cleanupAll, startNsup, stopNsup, waitGone, sleep, type LogLine } from '../helpers/run-nsup.ts';
+import { cleanupAll, startNsup, stopNsup, waitGone, type LogLine } from '../helpers/run-nsup.ts';
 import { FIXTURES, tmpProject } from '../helpers/tmp-project.ts';
 
 afterEach(cleanupAll);
@@ -28,14 +28,27 @@ describe.skipIf(!has('python3') || !has('systemd-notify'))('systemd notify', () 
       const port = await freePort();
       const nsup = startNsup(['start', `${FIXTURES}http-ok.js`, '-i', '2', '--env', `PORT=${port}`], { env: { NOTIFY_SOCKET: socket } });
       lines.on('line', (text) => messages.push({ text, listeningAtArrival: nsup.listeningPids().length }));
-      const waitMessage = async (re: RegExp, what: string) => {
-        const deadline = Date.now() + 10_000;
-        while (!messages.some((m) => re.test(m.text))) {
-          if (Date.now() > deadline) throw new Error(`no ${what}; got ${JSON.stringify(messages.map((m) => m.text))}`);
-          await sleep(20);
-        }
-        return messages.find((m) => re.test(m.text))!;
-      };
+      // Resolves on the receiver's line (already seen or future) that matches; bounded.
+      const waitMessage = (re: RegExp, what: string) =>
+        new Promise<{ text: string; listeningAtArrival: number }>((resolve, reject) => {
+          const check = () => {
+            const found = messages.find((m) => re.test(m.text));
+            if (!found) return;
+            finish();
+            resolve(found);
+          };
+          const timer = setTimeout(() => {
+            finish();
+            reject(new Error(`no ${what}; got ${JSON.stringify(messages.map((m) => m.text))}`));
+          }, 10_000);
+          const finish = () => {
+            clearTimeout(timer);
+            lines.off('line', check);
+          };
+          // Added after the listener that records messages, so it runs after the push.
+          lines.on('line', check);
+          check();
+        });
       const ready = await waitMessage(/READY=1/, 'READY=1');
       await nsup.waitForCount(listening, 2, 'two listening workers');
       expect(ready.listeningAtArrival).toBe(2);

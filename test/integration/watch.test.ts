@@ -19,12 +19,14 @@ describe('watch', () => {
       await nsup.waitForCount(listening, 2, 'two listening workers');
       await nsup.waitFor((e) => e.event === 'watch.ready', 'watcher ready');
       const code = readFileSync(script, 'utf8');
+      // A burst: writes spaced 40 ms apart, inside the debounce window (the spacing is the point).
       for (let i = 2; i <= 6; i++) {
         writeFileSync(script, code.replace("'v1'", `'v${i}'`));
         await sleep(40);
       }
       const done = await nsup.waitFor((e) => e.event === 'reload.done', 'reload done');
       expect(done.trigger).toBe('file change');
+      // A negative check: no second reload may follow within a second.
       await sleep(1000);
       expect(nsup.events.filter((e) => e.event === 'reload.start')).toHaveLength(1);
       expect((await getJson(port)).build).toBe('v6');
@@ -44,6 +46,7 @@ describe('watch', () => {
       const nsup = startNsup(['start', script, '-i', '1', '--watch', '--ignore', '**/tmp-*', '--env', `PORT=${port}`]);
       await nsup.waitFor(listening, 'listening');
       await nsup.waitFor((e) => e.event === 'watch.ready', 'watcher ready');
+      // Writes spread over a second, then a negative check: no change or reload is seen for 800 ms more.
       for (let i = 0; i < 10; i++) {
         appendFileSync(p.path('.hidden-state'), 'x');
         writeFileSync(p.path(`tmp-${i}.json`), '{}');
