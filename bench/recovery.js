@@ -12,8 +12,8 @@ export async function recovery({ rounds = 3, kills = 5, names = NAMES, log = () 
       await withTarget(name, async ({ dir }) => {
         const ms = [];
         for (let k = 0; k < kills; k++) {
-          // Let every worker be up past nsup's restart.minUptime (set to 1s here) so each kill
-          // counts as a crash of a healthy worker, which every supervisor restarts at once.
+          // Let every worker serve for more than a second, so each kill is a lost serving worker,
+          // which every supervisor restarts at once under its default policy.
           await sleep(1200);
           const before = markers(dir);
           const victim = [...before.keys()].find(alive);

@@ -35,17 +35,17 @@ export type ExitDecision =
   | { kind: 'halt'; failures: number };
 
 /**
- * How long a worker must have been up (serving) for its first crash to be replaced at once: a
- * worker killed while serving is a lost worker to bring back now, one that dies within its first
- * second is a failed start to back off from.
+ * How long a worker must have been up (serving) for its crash to be replaced at once: a worker
+ * killed while serving is lost capacity to bring back now; one that dies within its first second
+ * up (or before it is up) is a failed start to back off from.
  */
 export const SERVED_MS = 1000;
 
 /**
- * Decide what an exit means. A worker that ran for minUptime is healthy: restart at once, with the
- * failure count reset. The first crash of a worker that had served for SERVED_MS restarts at once
- * too (capacity first). Any other exit is a failed start: wait delay, 2×delay, … up to maxDelay,
- * and halt after maxRestarts in a row.
+ * Decide what an exit means. A worker that ran for minUptime was healthy: restart at once, failure
+ * count reset. A worker that had served for SERVED_MS restarts at once too (capacity first), but
+ * still counts as a failure until minUptime, for crash-loop reporting and maxRestarts. Any other
+ * exit is a failed start: wait delay, 2×delay, … up to maxDelay; halt after maxRestarts in a row.
  */
 export function decideExit(facts: ExitFacts, policy: RestartPolicy): ExitDecision {
   if (facts.stopReason !== null || facts.shuttingDown) return { kind: 'none' };
@@ -53,7 +53,7 @@ export function decideExit(facts: ExitFacts, policy: RestartPolicy): ExitDecisio
   const failures = facts.failures + 1;
   if (failures > policy.maxRestarts) return { kind: 'halt', failures };
   const served = facts.upMs !== null && facts.upMs >= SERVED_MS;
-  return { kind: 'restart', delayMs: served && facts.failures === 0 ? 0 : nextDelay(failures, policy), failures };
+  return { kind: 'restart', delayMs: served ? 0 : nextDelay(failures, policy), failures };
 }
 
 /** Delay before restart number `failures` (1-based): delay, 2×delay, 4×delay … capped at maxDelay. */

@@ -14,7 +14,7 @@ import {
 const policy: RestartPolicy = { delayMs: 100, maxDelayMs: 15_000, minUptimeMs: 30_000, maxRestarts: 5 };
 
 /** A crash after a short uptime, with no stop asked for. */
-const crash: ExitFacts = { stopReason: null, uptimeMs: 50, failures: 0, shuttingDown: false };
+const crash: ExitFacts = { stopReason: null, uptimeMs: 50, upMs: null, failures: 0, shuttingDown: false };
 
 describe('decideExit', () => {
   const matrix: Array<{ name: string; facts: Partial<ExitFacts>; policy?: Partial<RestartPolicy>; expected: ExitDecision }> = [
@@ -46,6 +46,13 @@ describe('decideExit', () => {
     { name: 'uptime 1ms below minUptime', facts: { uptimeMs: 29_999, failures: 3 }, expected: { kind: 'restart', delayMs: 800, failures: 4 } },
     { name: 'uptime 0', facts: { uptimeMs: 0, failures: 0 }, expected: { kind: 'restart', delayMs: 100, failures: 1 } },
     { name: 'failures+1 == maxRestarts still restarts', facts: { failures: 4 }, expected: { kind: 'restart', delayMs: 1_600, failures: 5 } },
+
+    // Up (serving) for SERVED_MS before the crash: lost capacity, restart at once, but still a failure until minUptime.
+    { name: 'served 1 s, first crash', facts: { uptimeMs: 1_100, upMs: 1_000 }, expected: { kind: 'restart', delayMs: 0, failures: 1 } },
+    { name: 'served 5 s, third crash in a row', facts: { uptimeMs: 5_100, upMs: 5_000, failures: 2 }, expected: { kind: 'restart', delayMs: 0, failures: 3 } },
+    { name: 'up 999 ms: a crash right after start backs off', facts: { uptimeMs: 1_100, upMs: 999 }, expected: { kind: 'restart', delayMs: 100, failures: 1 } },
+    { name: 'ran 20 s but never up (never listened)', facts: { uptimeMs: 20_000, upMs: null, failures: 1 }, expected: { kind: 'restart', delayMs: 200, failures: 2 } },
+    { name: 'served, but failures+1 > maxRestarts halts', facts: { uptimeMs: 5_100, upMs: 5_000, failures: 5 }, expected: { kind: 'halt', failures: 6 } },
 
     // Too many consecutive failures: halt.
     { name: 'failures+1 > maxRestarts halts', facts: { failures: 5 }, expected: { kind: 'halt', failures: 6 } },

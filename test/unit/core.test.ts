@@ -149,16 +149,19 @@ describe('issue 10: the core reconciles', () => {
     expect(sim.cluster.procs[0]!.signals).toEqual(['SIGKILL']);
   });
 
-  it('a worker killed after serving for a second comes back at once; one that dies right after start backs off', () => {
+  it('a worker killed after serving for a second comes back at once, every time; one that dies right after start backs off', () => {
     const sim = startSim(simConfig([{ name: 'web', instances: 1 }]));
     sim.clock.advance(1100);
     sim.cluster.exit(sim.cluster.live()[0]!, null, 'SIGKILL');
     expect(sim.logs().filter((l) => l.event === 'worker.restart').map((l) => l.delayMs)).toEqual([0]);
+    sim.clock.advance(1100);
+    sim.cluster.exit(sim.cluster.live()[0]!, null, 'SIGKILL');
+    expect(sim.logs().filter((l) => l.event === 'worker.restart').map((l) => [l.delayMs, l.attempt])).toEqual([[0, 1], [0, 2]]);
     sim.clock.advance(100);
     sim.cluster.exit(sim.cluster.live()[0]!, null, 'SIGKILL');
-    sim.clock.advance(300);
+    sim.clock.advance(500);
     sim.cluster.exit(sim.cluster.live()[0]!, 1, null);
-    expect(sim.logs().filter((l) => l.event === 'worker.restart').map((l) => l.delayMs)).toEqual([0, 200, 400]);
+    expect(sim.logs().filter((l) => l.event === 'worker.restart').map((l) => l.delayMs)).toEqual([0, 0, 400, 800]);
   });
 
   it('replaces a worker above maxMemory through the rolling path; a failing replacement leaves the old one serving', () => {
