@@ -148,7 +148,13 @@ function fillSlots(app: AppModel, pass: Pass): void {
       slot.retryAt = null;
       return;
     }
-    if (slot.halted || (slot.retryAt !== null && pass.now < slot.retryAt) || budget(app) <= 0) return;
+    if (slot.halted || (slot.retryAt !== null && pass.now < slot.retryAt)) return;
+    // No room while workers still drain (at most their kill timeout): the slot's start is due and
+    // waits for the next exit, recorded as scheduled so the slot is never simply empty.
+    if (budget(app) <= 0) {
+      slot.retryAt ??= pass.now;
+      return;
+    }
     slot.retryAt = null;
     forkWorker(pass, app, app.config, index, app.generation);
   });

@@ -13,6 +13,11 @@ const FOUND: Array<{ name: string; scenario: Scenario; actions: Action[] }> = [
     scenario: one(),
     actions: [{ t: 'stop' }, { t: 'advance', ms: 28 }, { t: 'scale', app: 0, to: 0 }],
   },
+  {
+    name: 'a slot added while drains fill the process bound is recorded as a due restart, not left empty',
+    scenario: one({ instances: 3, heartbeat: true }),
+    actions: [{ t: 'hang', pick: 0 }, { t: 'advance', ms: 1019 }, { t: 'scale', app: 0, to: 1 }, { t: 'scale', app: 0, to: 2 }],
+  },
 ];
 
 describe('issue 10: sequences the simulation found', () => {
