@@ -46,6 +46,9 @@ export class ControlServer {
       this.server.listen(this.path, () => {
         chmodSync(this.path, 0o600);
         this.server.off('error', reject);
+        // From now on an 'error' (an accept failure) would throw without a listener and take the
+        // primary down; the apps do not need the socket, so log it and keep supervising.
+        this.server.on('error', (error) => this.onServerError(error));
         this.server.unref();
         resolve();
       });
@@ -72,6 +75,13 @@ export class ControlServer {
     return this.closing;
   }
 
+  private onServerError(error: Error): void {
+    this.logger.error(
+      { event: 'control.error', socket: this.path, code: (error as NodeJS.ErrnoException).code, err: error },
+      `control socket ${this.path} failed: ${error.message}. The apps keep running, but nsup status/reload/stop cannot reach this supervisor until it is restarted; a SIGTERM (kill ${process.pid}) still stops it.`,
+    );
+  }
+
   private accept(socket: net.Socket): void {
     this.sockets.add(socket);
     const decoder = new FrameDecoder();
@@ -84,53 +94,81 @@ export class ControlServer {
       closed();
     });
     socket.on('error', () => socket.destroy());
+    // Throws only when the value cannot be encoded (too big, not JSON); dispatch turns that into an error reply.
     const reply = (value: unknown) => {
       if (!socket.destroyed && socket.writable) socket.write(encodeFrame(value));
     };
     const replyError = (id: number | null, code: string, message: string) => reply({ v: PROTOCOL_VERSION, id, ok: false, error: { code, message } });
+    // A streamed line is written from a log follower, deep in the output path: it must not throw there.
+    const stream = (id: number, line: string) => {
+      try {
+        reply({ v: PROTOCOL_VERSION, id, stream: 'line', line });
+      } catch {
+        // a line too big for one frame: skip it, keep following
+      }
+      return !socket.destroyed;
+    };
     socket.on('data', (chunk) => {
-      for (const item of decoder.push(chunk)) {
-        if (!item.ok) {
-          replyError(null, item.error.code, item.error.message);
-          continue;
+      // A throw here would escape the socket's emit as an uncaught exception; drop this client
+      // instead, the supervisor and the other clients are unaffected.
+      try {
+        for (const item of decoder.push(chunk)) {
+          if (!item.ok) {
+            replyError(null, item.error.code, item.error.message);
+            continue;
+          }
+          const parsed = parseRequest(item.value);
+          if (!parsed.ok) replyError(parsed.id, parsed.error.code, parsed.error.message);
+          else {
+            const ctx = { stream: (line: string) => stream(parsed.request.id, line), closed: ctxClosed };
+            const handling = this.dispatch(parsed.request, reply, replyError, ctx).finally(() => this.inflight.delete(handling));
+            this.inflight.add(handling);
+          }
         }
-        const parsed = parseRequest(item.value);
-        if (!parsed.ok) replyError(parsed.id, parsed.error.code, parsed.error.message);
-        else {
-          const ctx = { stream: (line: string) => (reply({ v: PROTOCOL_VERSION, id: parsed.request.id, stream: 'line', line }), !socket.destroyed), closed: ctxClosed };
-          const handling = this.dispatch(parsed.request, reply, replyError, ctx).finally(() => this.inflight.delete(handling));
-          this.inflight.add(handling);
-        }
+      } catch (error) {
+        this.logger.error({ event: 'control.error', err: error }, `control request failed: ${(error as Error).message}; closing that client (nsup keeps running)`);
+        socket.destroy();
+        return;
       }
       if (decoder.failed) socket.end();
       if (partialTimer) clearTimeout(partialTimer);
       partialTimer = null;
       if (decoder.pending() > 0) {
         partialTimer = setTimeout(() => {
-          replyError(null, 'NSUP_ERR_CONTROL_PROTOCOL', `incomplete frame: ${decoder.pending()} bytes and no more for ${PARTIAL_FRAME_TIMEOUT_MS} ms; closing`);
-          socket.end();
+          try {
+            replyError(null, 'NSUP_ERR_CONTROL_PROTOCOL', `incomplete frame: ${decoder.pending()} bytes and no more for ${PARTIAL_FRAME_TIMEOUT_MS} ms; closing`);
+          } finally {
+            socket.end();
+          }
         }, PARTIAL_FRAME_TIMEOUT_MS);
       }
     });
   }
 
+  // Never rejects (its promise is only kept in `inflight`): a failure becomes an error reply, and
+  // a reply that cannot be sent either becomes a log line.
   private async dispatch(
     request: ControlRequest,
     reply: (value: unknown) => void,
     replyError: (id: number | null, code: string, message: string) => void,
     ctx: HandlerContext,
   ): Promise<void> {
-    const handler = Object.hasOwn(this.handlers, request.cmd) ? this.handlers[request.cmd] : undefined;
-    if (!handler) {
-      return replyError(request.id, 'NSUP_ERR_CONTROL_UNKNOWN_COMMAND', `unknown command '${request.cmd}'; known: ${Object.keys(this.handlers).join(', ')}`);
-    }
     try {
-      const result = await handler(request.args ?? {}, ctx);
-      reply({ v: PROTOCOL_VERSION, id: request.id, ok: true, result });
+      const handler = Object.hasOwn(this.handlers, request.cmd) ? this.handlers[request.cmd] : undefined;
+      if (!handler) {
+        return replyError(request.id, 'NSUP_ERR_CONTROL_UNKNOWN_COMMAND', `unknown command '${request.cmd}'; known: ${Object.keys(this.handlers).join(', ')}`);
+      }
+      try {
+        // Called inside the try, so a handler that throws synchronously is caught like a rejection.
+        const result = await handler(request.args ?? {}, ctx);
+        reply({ v: PROTOCOL_VERSION, id: request.id, ok: true, result });
+      } catch (error) {
+        if (error instanceof NsupError) return replyError(request.id, error.code, error.message);
+        this.logger.error({ event: 'control.error', cmd: request.cmd, err: error }, `control command ${request.cmd} failed: ${(error as Error).message}`);
+        replyError(request.id, 'NSUP_ERR_CONTROL_INTERNAL', `internal error in '${request.cmd}': ${(error as Error).message}`);
+      }
     } catch (error) {
-      if (error instanceof NsupError) return replyError(request.id, error.code, error.message);
-      this.logger.error({ event: 'control.error', cmd: request.cmd, err: error }, `control command ${request.cmd} failed: ${(error as Error).message}`);
-      replyError(request.id, 'NSUP_ERR_CONTROL_INTERNAL', `internal error in '${request.cmd}': ${(error as Error).message}`);
+      this.logger.error({ event: 'control.error', cmd: request.cmd, err: error }, `could not answer control command ${request.cmd}: ${(error as Error).message}; the client gets no reply, nsup keeps running`);
     }
   }
 }

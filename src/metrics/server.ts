@@ -14,6 +14,8 @@ import { WorkerMetrics } from './worker-metrics.ts';
 export interface MetricsServer {
   port: number;
   close(): Promise<void>;
+  /** @internal The http.Server itself, for tests that make it fail. */
+  server: http.Server;
 }
 
 // /healthz fails when the primary's event loop was blocked this long (p99 of the last interval).
@@ -27,45 +29,86 @@ export async function startMetricsServer(opts: {
   usage: UsageSampler;
   logger: Logger;
 }): Promise<MetricsServer> {
-  const { supervisor, usage } = opts;
+  const { supervisor, usage, logger } = opts;
   const registry = nsupRegistry(supervisor, usage);
   const workers = new WorkerMetrics(supervisor);
   const loop = monitorEventLoopDelay({ resolution: 20 });
   loop.enable();
-  const server = http.createServer((req, res) => {
-    const path = (req.url ?? '/').split('?')[0];
-    if (req.method !== 'GET' && req.method !== 'HEAD') return send(res, 405, 'text/plain', 'method not allowed\n');
+  // A path whose answer failed is logged once, and again only after it answered once: a
+  // probe every few seconds must not turn one bug into a flood of identical lines.
+  const failing = new Set<string>();
+  const failed = (res: http.ServerResponse, path: string, error: unknown) => {
+    const message = error instanceof Error ? error.message : String(error);
+    if (!failing.has(path)) {
+      failing.add(path);
+      logger.error(
+        { event: 'metrics.error', path, err: error },
+        `metrics: answering ${path} failed: ${message}; it answers 500 until this is fixed (please report it with this line). The apps keep running.`,
+      );
+    }
+    answer(res, 500, 'text/plain', `${path} failed: ${message}\n`);
+  };
+  const ok = (res: http.ServerResponse, path: string, status: number, type: string, body: string) => {
+    failing.delete(path);
+    answer(res, status, type, body);
+  };
+  const handle = (req: http.IncomingMessage, res: http.ServerResponse, path: string) => {
+    if (req.method !== 'GET' && req.method !== 'HEAD') return answer(res, 405, 'text/plain', 'method not allowed\n');
     if (path === '/metrics') {
       void (async () => {
         const own = await registry.metrics();
         const fromWorkers = await workers.collect();
         const merged = fromWorkers.length > 0 ? (await AggregatorRegistry.aggregate(fromWorkers).metrics()) : '';
-        send(res, 200, registry.contentType, own + (merged ? `\n${merged}` : ''));
-      })().catch((error: Error) => send(res, 500, 'text/plain', `metrics failed: ${error.message}\n`));
+        ok(res, path, 200, registry.contentType, own + (merged ? `\n${merged}` : ''));
+      })().catch((error: unknown) => failed(res, path, error));
       return;
     }
     if (path === '/healthz') {
       const p99 = loop.percentile(99) / 1e6;
       loop.reset();
-      const ok = p99 < MAX_LOOP_DELAY_MS;
-      return send(res, ok ? 200 : 503, 'application/json', JSON.stringify({ status: ok ? 'ok' : 'event loop blocked', eventLoopDelayP99Ms: Math.round(p99) }) + '\n');
+      const healthy = p99 < MAX_LOOP_DELAY_MS;
+      return ok(res, path, healthy ? 200 : 503, 'application/json', JSON.stringify({ status: healthy ? 'ok' : 'event loop blocked', eventLoopDelayP99Ms: Math.round(p99) }) + '\n');
     }
     if (path === '/readyz') {
       const ready = readiness(supervisor);
-      return send(res, ready.ok ? 200 : 503, 'application/json', JSON.stringify(ready) + '\n');
+      return ok(res, path, ready.ok ? 200 : 503, 'application/json', JSON.stringify(ready) + '\n');
     }
-    send(res, 404, 'text/plain', 'not found: try /metrics, /healthz or /readyz\n');
+    answer(res, 404, 'text/plain', 'not found: try /metrics, /healthz or /readyz\n');
+  };
+  // Malformed requests ('clientError') get no listener on purpose: Node's default answers 400
+  // (431 for huge headers, 408 on timeout) when nothing was written yet, destroys the socket,
+  // and logs nothing; a listener of ours could only do the same or worse.
+  const server = http.createServer((req, res) => {
+    const path = (req.url ?? '/').split('?')[0]!;
+    // A throw here would escape the server's emit as an uncaught exception.
+    try {
+      handle(req, res, path);
+    } catch (error) {
+      failed(res, path, error);
+    }
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(opts.port, opts.host, () => resolve());
+    server.listen(opts.port, opts.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const port = (server.address() as AddressInfo).port;
+  // After listening, an 'error' (an accept failure) would throw without a listener and take the
+  // primary down; the apps do not need this endpoint, so log it and keep supervising.
+  server.on('error', (error: NodeJS.ErrnoException) => {
+    logger.error(
+      { event: 'metrics.error', host: opts.host, port, code: error.code, err: error },
+      `metrics server on ${opts.host}:${port} failed: ${error.message}. The apps keep running, but /metrics, /healthz and /readyz may not answer until nsup is restarted.`,
+    );
   });
   server.unref();
-  const port = (server.address() as AddressInfo).port;
-  opts.logger.info({ event: 'metrics.listening', host: opts.host, port }, `metrics and health on http://${opts.host}:${port}/metrics, /healthz, /readyz`);
+  logger.info({ event: 'metrics.listening', host: opts.host, port }, `metrics and health on http://${opts.host}:${port}/metrics, /healthz, /readyz`);
   let closing: Promise<void> | null = null;
   return {
     port,
+    server,
     close: () => {
       loop.disable();
       server.closeAllConnections();
@@ -134,7 +177,16 @@ function nsupRegistry(supervisor: Supervisor, usage: UsageSampler): Registry {
   return register;
 }
 
-function send(res: http.ServerResponse, status: number, type: string, body: string): void {
-  res.writeHead(status, { 'content-type': type, 'cache-control': 'no-store' });
-  res.end(res.req.method === 'HEAD' ? undefined : body);
+// Never throws: a response whose headers already went out (a failure half-way) can only be cut off.
+function answer(res: http.ServerResponse, status: number, type: string, body: string): void {
+  if (res.headersSent || res.writableEnded) {
+    res.destroy();
+    return;
+  }
+  try {
+    res.writeHead(status, { 'content-type': type, 'cache-control': 'no-store' });
+    res.end(res.req.method === 'HEAD' ? undefined : body);
+  } catch {
+    res.destroy();
+  }
 }

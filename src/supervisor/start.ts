@@ -156,14 +156,14 @@ function containErrors(supervisor: Supervisor, logger: Logger): () => void {
 
 /** One watcher per app with `watch`; a burst of changes becomes one reload request. */
 async function startWatchers(config: ResolvedConfig, reloads: ReloadController, logger: Logger): Promise<AppWatcher[]> {
-  const { watchApp } = await import('../watch/watcher.ts');
+  const { describeWatchError, watchApp } = await import('../watch/watcher.ts');
   const watchers: AppWatcher[] = [];
   for (const app of config.apps) {
     const watcher = watchApp(app, (paths) => {
       const shown = paths.slice(0, 3).join(', ') + (paths.length > 3 ? ` and ${paths.length - 3} more` : '');
       logger.info({ event: 'watch.change', app: app.name, paths }, `${app.name}: files changed (${shown}): reloading`);
       void reloads.request([app.name], 'file change');
-    });
+    }, (error) => logger.warn({ event: 'watch.error', app: app.name, code: (error as NodeJS.ErrnoException).code, err: error }, describeWatchError(app.name, error)));
     if (!watcher) continue;
     watchers.push(watcher);
     void watcher.ready.then(() =>
