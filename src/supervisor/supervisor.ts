@@ -184,6 +184,7 @@ export class Supervisor {
 
   /** An unrecoverable error outside the queue: drain every worker, then exit 1. */
   fail(error: unknown, where: string): void {
+    if (this.aborting || this.finished) return;
     this.logger.fatal({ event: 'supervisor.error', where, err: error, fatal: true }, `nsup cannot go on (${where}): ${describe(error)}; draining every worker, then exiting 1`);
     this.abort();
   }
@@ -247,10 +248,16 @@ export class Supervisor {
       try {
         this.apply(effect);
       } catch (error) {
-        this.contain(error, `applying ${effect.kind}`);
+        // One effect failing (a listener's bug) says nothing about the core: it never counts towards giving up.
+        this.contain(error, `applying ${effect.kind}`, false);
       }
     }
-    this.arm(now);
+    if (this.aborting) return;
+    try {
+      this.arm(now);
+    } catch (error) {
+      this.contain(error, 'arming the timer');
+    }
   }
 
   private apply(effect: Effect): void {
@@ -319,10 +326,10 @@ export class Supervisor {
     this.armed = { at, cancel };
   }
 
-  /** Log an exception and keep supervising; several in a row mean the core is broken. */
-  private contain(error: unknown, where: string): void {
+  /** Log an exception and keep supervising; the core failing several events in a row means it is broken. */
+  private contain(error: unknown, where: string, counts = true): void {
     this.logger.error({ event: 'supervisor.error', where, err: error }, `nsup error while ${where} (supervising goes on): ${describe(error)}`);
-    if (++this.errorsInRow >= MAX_ERRORS_IN_ROW) this.fail(error, `${this.errorsInRow} errors in a row`);
+    if (counts && ++this.errorsInRow >= MAX_ERRORS_IN_ROW) this.fail(error, `${this.errorsInRow} errors in a row`);
   }
 
   // The core cannot be trusted to stop itself: drain every process directly, SIGKILL after the

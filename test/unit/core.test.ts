@@ -135,6 +135,22 @@ describe('issue 10: the core reconciles', () => {
     expect(sim.exitCode).toBeNull();
   });
 
+  it('a core that fails on every event drains every worker and exits 1 instead of dying with them', async () => {
+    const sim = startSim(simConfig([{ name: 'web', instances: 2, killTimeout: '1s' }]));
+    sim.clock.advance(100);
+    const procs = sim.cluster.live();
+    // Corrupt the table: from now on every reconcile pass throws.
+    (sim.model.apps.get('web') as { slots: unknown }).slots = null;
+    for (let i = 0; i < 3; i++) sim.supervisor.enqueue({ type: 'tick' });
+    expect(sim.grep('"event":"supervisor.error"').length).toBeGreaterThanOrEqual(3);
+    expect(sim.grep('"fatal":true')).toHaveLength(1);
+    expect(procs.every((p) => p.draining)).toBe(true);
+    sim.clock.advance(100);
+    await settle();
+    expect(sim.cluster.live()).toEqual([]);
+    expect(sim.exitCode).toBe(1);
+  });
+
   it('a stop drains every worker in parallel, SIGKILLs a hung one at its kill timeout, and ends with exit code 0', async () => {
     const sim = startSim(simConfig([{ name: 'web', instances: 2, killTimeout: '1s' }]));
     sim.clock.advance(100);

@@ -3,7 +3,7 @@
 // that fail, reloads to good, broken, slow and never-ready code, scale, restart, stop, time
 // passing) against the real core on a fake cluster and clock, and checks invariants after every
 // step and at quiescence (test/helpers/simulation.ts). A failing sequence shrinks to a minimal
-// one: keep it in sim-regressions.test.ts. NSUP_SIM_RUNS and NSUP_SIM_SEED repeat or widen a run.
+// one: keep it in sim-regressions.test.ts. NSUP_SIM_RUNS, NSUP_SIM_SEED and NSUP_SIM_LENGTH (actions per sequence) repeat or widen a run.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { actionArb, scenarioArb, simulate } from '../helpers/simulation.ts';
@@ -11,7 +11,7 @@ import { actionArb, scenarioArb, simulate } from '../helpers/simulation.ts';
 describe('issue 10: simulation of the core', () => {
   it('no random sequence of events loses a worker, doubles one, leaks one or leaves a request unanswered', async () => {
     await fc.assert(
-      fc.asyncProperty(scenarioArb, fc.array(actionArb, { maxLength: 40 }), async (scenario, actions) => {
+      fc.asyncProperty(scenarioArb, fc.array(actionArb, { maxLength: Number(process.env.NSUP_SIM_LENGTH ?? 40) }), async (scenario, actions) => {
         const problems = await simulate(scenario, actions);
         expect(problems).toEqual([]);
       }),
