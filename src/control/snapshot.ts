@@ -1,7 +1,7 @@
 // The status snapshot of one supervisor (the `nsup status --json` contract).
 import type { Supervisor } from '../supervisor/supervisor.ts';
 import type { UsageSampler } from '../metrics/usage.ts';
-import { displayState } from '../supervisor/model.ts';
+import { displayState, slotWorkers } from '../supervisor/model.ts';
 import type { AppStatus, SupervisorStatus, WorkerStatus } from './types.ts';
 
 /** Facts about the supervisor process that the table does not know. */
@@ -29,7 +29,7 @@ export function snapshot(supervisor: Supervisor, usage: UsageSampler, meta: Snap
     });
     // A slot in backoff has no process: it shows as `waiting` until its restart.
     app.slots.forEach((slot, id) => {
-      if (slot.retryAt !== null && !slot.halted && !workers.some((w) => w.id === id && w.generation === app.generation && w.state !== 'stopping')) {
+      if (slot.retryAt !== null && !slot.halted && slotWorkers(app, id).length === 0) {
         workers.push({ id, pid: null, state: 'waiting', generation: app.generation, restarts: slot.restarts, uptimeMs: 0, rssBytes: null, cpuPercent: null });
       }
     });

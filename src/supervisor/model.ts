@@ -203,7 +203,7 @@ export function displayState(worker: Pick<WorkerModel, 'stopReason' | 'lifecycle
 }
 
 /** The workers that cover `slot` of the serving generation: not told to stop. */
-export function slotWorkers(app: AppModel, slot: number): WorkerModel[] {
+export function slotWorkers<W extends Pick<WorkerModel, 'slot' | 'generation' | 'stopReason'>>(app: { readonly workers: readonly W[]; readonly generation: number }, slot: number): W[] {
   return app.workers.filter((w) => w.slot === slot && w.generation === app.generation && w.stopReason === null);
 }
 

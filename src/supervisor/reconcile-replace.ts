@@ -2,7 +2,7 @@
 // maxMemory, or one whose event loop stopped beating for heartbeatTimeout, gets a replacement in
 // its slot; once that one is up the old one drains. A replacement that fails leaves the old worker
 // serving, and the next attempt backs off.
-import { formatDelay } from './backoff.ts';
+import { formatDelay, nextDelay } from './backoff.ts';
 import { isUp, label, type AppModel, type WorkerModel } from './model.ts';
 import { budget, forkWorker, stopWorkers, type Pass } from './pass.ts';
 
@@ -40,7 +40,8 @@ export function replaceWorkers(app: AppModel, pass: Pass): void {
 /** Count a failed replacement; the next attempt waits like a restart would. */
 export function noteReplaceFailure(old: WorkerModel, pass: Pass): void {
   old.replaceFailures++;
-  old.replaceAfter = pass.now + Math.min(old.config.restart.maxDelayMs, old.config.restart.delayMs * 2 ** Math.min(old.replaceFailures, 40));
+  // One doubling ahead of a restart's: the first retry waits 2 × restart.delay.
+  old.replaceAfter = pass.now + nextDelay(old.replaceFailures + 1, old.config.restart);
 }
 
 /** When the worker's heartbeat deadline passes (it is then replaced as hung); null without heartbeatTimeout. */

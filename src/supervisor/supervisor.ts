@@ -264,12 +264,8 @@ export class Supervisor {
     switch (effect.kind) {
       case 'fork':
         return this.fork(effect.worker, effect.purpose);
-      case 'shutdown': {
-        const handle = this.handles.get(effect.worker.key);
-        if (handle?.connected()) handle.send({ nsup: NSUP_IPC, type: 'shutdown', timeoutMs: effect.timeoutMs });
-        else handle?.kill('SIGTERM');
-        return;
-      }
+      case 'shutdown':
+        return this.askToDrain(effect.worker.key, effect.timeoutMs);
       case 'kill':
         return this.handles.get(effect.worker.key)?.kill('SIGKILL');
       case 'app-state':
@@ -281,6 +277,13 @@ export class Supervisor {
       case 'finished':
         return this.exit(effect.code);
     }
+  }
+
+  /** The drain request: the IPC shutdown message, or SIGTERM when the channel is gone. */
+  private askToDrain(key: number, timeoutMs: number): void {
+    const handle = this.handles.get(key);
+    if (handle?.connected()) handle.send({ nsup: NSUP_IPC, type: 'shutdown', timeoutMs });
+    else handle?.kill('SIGTERM');
   }
 
   private fork(worker: WorkerModel, purpose: 'slot' | 'reload' | 'replace'): void {
@@ -342,9 +345,7 @@ export class Supervisor {
     for (const app of this.model.apps.values()) {
       for (const worker of app.workers) {
         longest = Math.max(longest, worker.config.killTimeoutMs);
-        const handle = this.handles.get(worker.key);
-        if (handle?.connected()) handle.send({ nsup: NSUP_IPC, type: 'shutdown', timeoutMs: worker.config.killTimeoutMs });
-        else handle?.kill('SIGTERM');
+        this.askToDrain(worker.key, worker.config.killTimeoutMs);
       }
     }
     this.clock.setTimer(longest, () => {
