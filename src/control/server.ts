@@ -1,7 +1,7 @@
 // The supervisor's control socket: one unix socket per running supervisor, length-prefixed JSON
 // frames. Malformed, partial, oversized or unknown requests get an error reply; nothing a client
 // sends can crash or block the supervisor.
-import { chmodSync, unlinkSync } from 'node:fs';
+import { chmodSync, renameSync, rmSync, unlinkSync } from 'node:fs';
 import net from 'node:net';
 import { NsupError } from '../errors.ts';
 import type { Logger } from '../log/logger.ts';
@@ -39,12 +39,25 @@ export class ControlServer {
     this.server = net.createServer((socket) => this.accept(socket));
   }
 
-  /** Start listening; the socket file is private to this user. */
+  /**
+   * Start listening; the socket file is private to this user. It is bound under a name no client
+   * looks for and renamed into place once it listens and is 0600: between bind() and listen() a
+   * client would get ECONNREFUSED (and `nsup status` would remove the socket as stale).
+   */
   listen(): Promise<void> {
+    const bound = this.path.replace(/\.sock$/, '.bind');
+    rmSync(bound, { force: true });
     return new Promise((resolve, reject) => {
       this.server.once('error', reject);
-      this.server.listen(this.path, () => {
-        chmodSync(this.path, 0o600);
+      this.server.listen(bound, () => {
+        try {
+          chmodSync(bound, 0o600);
+          renameSync(bound, this.path);
+        } catch (error) {
+          this.server.close();
+          reject(error as Error);
+          return;
+        }
         this.server.off('error', reject);
         // From now on an 'error' (an accept failure) would throw without a listener and take the
         // primary down; the apps do not need the socket, so log it and keep supervising.
