@@ -46,8 +46,19 @@ export interface AppConfig {
   killTimeout?: Duration;
   /** How long a new worker may take to listen (or call ready()). Default '10s'. */
   listenTimeout?: Duration;
-  /** A worker counts as up only once it calls ready() / process.send('ready'). Default false. */
+  /** PM2's name for `readyWhen: 'ready'`. Default false. */
   waitReady?: boolean;
+  /**
+   * When a new worker counts as up (a reload retires old workers only then). Default 'listening':
+   * it listens on every address its generation's workers listen on (or on `listen`, if given).
+   * 'ready': it called ready() / process.send('ready'), and gets no connection before. 'online':
+   * its process runs (workers without a server: queue consumers, tickers).
+   */
+  readyWhen?: ReadyWhen;
+  /** Addresses a worker must listen on to be up: ports, 'host:port', unix socket paths (relative to cwd). */
+  listen?: Array<number | string>;
+  /** The signal whose listeners in the app run as its shutdown code, after nsup's drain. Default 'SIGTERM'. */
+  killSignal?: 'SIGTERM' | 'SIGINT';
   /** How many new workers a rolling reload starts at once. Default 1. */
   reloadBatch?: number;
   /** Write worker output lines that are JSON objects untouched, without the `[app:id]` prefix. Default false. */
@@ -77,6 +88,9 @@ export function defineConfig(config: UserConfig): UserConfig {
   return config;
 }
 
+/** When a new worker counts as up. */
+export type ReadyWhen = 'listening' | 'ready' | 'online';
+
 /** An app after validation: every default filled in, durations in ms, paths absolute. */
 export interface ResolvedApp {
   name: string;
@@ -94,7 +108,10 @@ export interface ResolvedApp {
   restart: { delayMs: number; maxDelayMs: number; minUptimeMs: number; maxRestarts: number };
   killTimeoutMs: number;
   listenTimeoutMs: number;
-  waitReady: boolean;
+  readyWhen: ReadyWhen;
+  /** Addresses as listens are reported: ':3000', 'host:3000', or an absolute socket path. */
+  listen: string[];
+  killSignal: 'SIGTERM' | 'SIGINT';
   reloadBatch: number;
   jsonLogs: boolean;
   serialization: 'json' | 'advanced';

@@ -7,8 +7,8 @@ import { statSync } from 'node:fs';
 import { basename, dirname, extname, resolve } from 'node:path';
 import ms from 'ms';
 import { resolveInstances, type CpuProbeOptions } from '../cpus.ts';
-import { ConfigInvalidError } from '../errors.ts';
-import type { ResolvedApp, ResolvedConfig } from './define.ts';
+import { ConfigInvalidError, UsageError } from '../errors.ts';
+import type { ReadyWhen, ResolvedApp, ResolvedConfig } from './define.ts';
 
 /** Where a config came from, and how to resolve its relative paths. */
 export interface ResolveContext {
@@ -54,13 +54,25 @@ interface Ctx {
   cpuProbe: CpuProbeOptions | undefined;
 }
 type Parser<T> = (value: unknown, at: string, c: Ctx) => T;
-/** One accepted key: what it means, its default (used when the key is absent), and its parser. */
-interface Field<T> {
+/** The `nsup start` flag that sets a key (flags.ts turns these into yargs options and overrides). */
+export interface FlagSpec {
+  /** Kebab-case flag name; yargs also accepts its camelCase form. */
+  flag: string;
+  alias?: string;
+  type: 'string' | 'boolean' | 'number';
+  array?: boolean;
+  describe: string;
+  /** The flag's value as the config key's raw value (before validation); default: as given. */
+  toConfig?: (value: never) => unknown;
+}
+/** One accepted key: what it means, its default (used when the key is absent), its parser, and its flag. */
+export interface Field<T> {
   doc: string;
   def: unknown;
   parse: Parser<T>;
+  flag?: FlagSpec;
 }
-type Table = Record<string, Field<unknown>>;
+export type Table = Record<string, Field<unknown>>;
 type Parsed<T extends Table> = { [K in keyof T]: T[K] extends Field<infer R> ? R : never };
 
 const COMMAND_LINE = 'command line';
@@ -68,11 +80,14 @@ const APPS_EXAMPLE = "[{ script: './server.js' }]";
 const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 const NAME_RULE = "letters, digits, '.', '_' and '-', starting with a letter or digit";
 const SIZE_UNITS = ['b', 'kb', 'mb', 'gb'];
+const READY_WHEN: readonly ReadyWhen[] = ['listening', 'ready', 'online'];
 
-const field = <T>(doc: string, def: unknown, parse: Parser<T>): Field<T> => ({ doc, def, parse });
-const duration = (doc: string, def: string) => field(doc, def, (v, at, c) => parseDuration(v, at, c.where));
-const flag = (doc: string) => field(doc, false, (v, at, c) => (typeof v === 'boolean' ? v : bad(c.where, at, v, 'true or false')));
-const strings = (doc: string, example: string) => field(doc, [], (v, at, c) => stringArray(v, at, c, example));
+const field = <T>(doc: string, def: unknown, parse: Parser<T>, flag?: FlagSpec): Field<T> => ({ doc, def, parse, ...(flag ? { flag } : {}) });
+const duration = (doc: string, def: string, flag?: FlagSpec) => field(doc, def, (v, at, c) => parseDuration(v, at, c.where), flag);
+const boolean = (doc: string, flag?: FlagSpec) => field(doc, false, (v, at, c) => (typeof v === 'boolean' ? v : bad(c.where, at, v, 'true or false')), flag);
+const strings = (doc: string, example: string, flag?: FlagSpec) => field(doc, [], (v, at, c) => stringArray(v, at, c, example), flag);
+/** A string flag. */
+const str = (flag: string, describe: string, extra: Partial<FlagSpec> = {}): FlagSpec => ({ flag, type: 'string', describe, ...extra });
 const text = (expected: string): Parser<string> => (v, at, c) =>
   typeof v === 'string' && v !== '' ? v : bad(c.where, at, v, expected);
 
@@ -86,48 +101,62 @@ const RESTART = {
       : bad(c.where, at, v, 'a non-negative integer or Infinity')),
 };
 
-const WATCH = {
+export const WATCH = {
   paths: field("Files or folders to watch, relative to cwd; default: the script's folder.", undefined, (v, at, c) =>
-    v === undefined ? undefined : stringArray(v, at, c, "['src', 'config']")),
-  ignore: strings('Paths or globs not to watch.', "['**/*.log']"),
+    v === undefined ? undefined : stringArray(v, at, c, "['src', 'config']"),
+    str('watch', "rolling reload on file changes; optional paths [default: the script's folder]", { alias: 'w', array: true, toConfig: (paths: string[]) => (paths.some(Boolean) ? paths.filter(Boolean).map((p) => resolve(p)) : undefined) })),
+  ignore: strings('Paths or globs not to watch.', "['**/*.log']", str('ignore', 'extra glob not to watch (node_modules, .git, dot-files, *.log always are)', { array: true })),
   debounce: duration('Quiet time after a change before the reload starts.', '300ms'),
 };
 
-const METRICS = {
+export const METRICS = {
   port: field('Port of the metrics and health endpoints (0 picks a free one).', undefined, (v, at, c) =>
     typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= 65535
       ? v
-      : bad(c.where, at, v, 'an integer port from 0 to 65535')),
-  host: field('Interface to listen on.', '127.0.0.1', text("a host name or IP address, e.g. '127.0.0.1'")),
+      : bad(c.where, at, v, 'an integer port from 0 to 65535'),
+    { flag: 'metrics-port', type: 'number', describe: 'serve /metrics, /healthz and /readyz from the primary on this port (0: any free port)' }),
+  host: field('Interface to listen on.', '127.0.0.1', text("a host name or IP address, e.g. '127.0.0.1'"), str('metrics-host', 'interface for --metrics-port [default: 127.0.0.1]')),
 };
 
-const APP = {
+export const APP = {
   name: field('App name; default: the script file name without extension.', undefined, (v, at, c) =>
     v === undefined || (typeof v === 'string' && NAME_RE.test(v)) ? v : bad(c.where, at, v, `a name of ${NAME_RULE}`)),
   script: field('Script path, relative to cwd.', undefined, text("a path to the app's script, e.g. './server.js'")),
   instances: field("Worker count: 'max', -1 (max - 1) or a positive integer.", 'max', (v, at, c) =>
     v === 'max' || v === -1 || (typeof v === 'number' && Number.isSafeInteger(v) && v > 0)
       ? resolveInstances(v, c.cpuProbe)
-      : bad(c.where, at, v, "'max', -1, or a positive integer")),
+      : bad(c.where, at, v, "'max', -1, or a positive integer"),
+    str('instances', "workers: 'max' (CPUs this process may use), -1 (max-1) or N [default: max]", { alias: 'i', toConfig: (v: string) => (/^-?\d+(\.\d+)?$/.test(v.trim()) ? Number(v.trim()) : v.trim()) })),
   args: strings('Arguments for the script.', "['--port', '3000']"),
-  nodeArgs: strings('Arguments for node, before the script.', "['--max-old-space-size=512']"),
+  nodeArgs: strings('Arguments for node, before the script.', "['--max-old-space-size=512']",
+    str('node-args', 'arguments for node in each worker, e.g. "--max-old-space-size=512"', { toConfig: (v: string) => v.split(/\s+/).filter(Boolean) })),
   cwd: field("Workers' working directory, relative to the config file's folder.", '.', parseCwd),
-  env: field('Extra environment variables for the workers.', {}, parseEnv),
+  env: field('Extra environment variables for the workers.', {}, parseEnv, str('env', 'KEY=VALUE for the workers (repeatable)', { array: true, toConfig: envFromPairs })),
   watch: field('Rolling reload on file changes: true, false or { paths, ignore, debounce }.', false, (v, at, c) =>
     v === false ? null : readObject(v === true ? {} : v, at, c, WATCH, "true, false or an object like { paths: ['src'] }")),
   restart: field('Crash-restart policy.', {}, (v, at, c) => readObject(v, at, c, RESTART, "an object like { delay: '1s' }")),
-  killTimeout: duration('How long a stopping worker may drain before SIGKILL.', '5s'),
-  listenTimeout: duration('How long a new worker may take to listen (or call ready()).', '10s'),
-  waitReady: flag('A worker counts as up only once it calls ready().'),
+  killTimeout: duration('How long a stopping worker may drain and run its shutdown code before SIGKILL.', '5s', str('kill-timeout', "drain and shutdown time before SIGKILL, e.g. '5s' [default: 5s]")),
+  killSignal: field("The signal whose listeners in the app run as its own shutdown code: 'SIGTERM' (Kubernetes, systemd, Docker) or 'SIGINT' (PM2-style apps).", 'SIGTERM', (v, at, c) =>
+    v === 'SIGTERM' || v === 'SIGINT' ? v : bad(c.where, at, v, "'SIGTERM' or 'SIGINT'"),
+    str('kill-signal', "the app's shutdown listeners nsup runs after the drain: SIGTERM or SIGINT [default: SIGTERM]")),
+  listenTimeout: duration('How long a new worker may take to be up (listen, call ready(), or run).', '10s', str('listen-timeout', 'time for a new worker to be up (see --ready-when) [default: 10s]')),
+  waitReady: boolean("PM2's name for readyWhen: 'ready'.", { flag: 'wait-ready', type: 'boolean', describe: "same as --ready-when ready (PM2's name)" }),
+  readyWhen: field("When a new worker counts as up: 'listening' (on every address its generation listens on), 'ready' (it called ready()), or 'online' (its process runs; workers without a server).", undefined, (v, at, c): ReadyWhen | undefined =>
+    v === undefined || READY_WHEN.includes(v as ReadyWhen) ? (v as ReadyWhen | undefined) : bad(c.where, at, v, "'listening', 'ready' or 'online'"),
+    str('ready-when', "when a new worker is up: listening (on every address), ready (it called ready(); no connections before), online (no server) [default: listening]")),
+  listen: field("Addresses a worker must listen on to be up (readyWhen 'listening'): ports, 'host:port' or unix socket paths.", [], parseListen,
+    str('listen', 'an address a worker must listen on to be up: a port, host:port or a socket path (repeatable)', { array: true, toConfig: (v: string[]) => v.map((a) => (/^\d+$/.test(a) ? Number(a) : a)) })),
   reloadBatch: field('How many new workers a rolling reload starts at once.', 1, (v, at, c) =>
     typeof v === 'number' && Number.isSafeInteger(v) && v > 0 ? v : bad(c.where, at, v, 'a positive integer')),
   heartbeatTimeout: field("Replace a worker whose event loop is blocked this long: a duration, or 'off'.", 'off', (v, at, c) =>
-    v === 'off' || v === false ? null : parseDuration(v, at, c.where)),
+    v === 'off' || v === false ? null : parseDuration(v, at, c.where),
+    str('heartbeat-timeout', "replace a worker whose event loop is blocked this long, e.g. '30s' [default: off]")),
   serialization: field("IPC encoding of messages between workers: 'json', or 'advanced' (Map, Set, Buffer, BigInt survive).", 'json', (v, at, c) =>
     v === 'json' || v === 'advanced' ? v : bad(c.where, at, v, "'json' or 'advanced'")),
-  jsonLogs: flag('Pass worker output lines that are JSON objects through untouched.'),
+  jsonLogs: boolean('Pass worker output lines that are JSON objects through untouched.', { flag: 'json-logs', type: 'boolean', describe: 'pass worker output lines that are JSON objects through untouched' }),
   maxMemory: field('Replace a worker whose RSS grows above this.', undefined, (v, at, c) =>
-    v === undefined ? null : parseSize(v, at, c.where)),
+    v === undefined ? null : parseSize(v, at, c.where),
+    str('max-memory', "replace a worker (new one first, then drain) above this RSS, e.g. '512MB'")),
 };
 
 const TOP = {
@@ -192,6 +221,13 @@ function resolveApp(value: unknown, at: string, c: Ctx): ResolvedApp {
     debounceMs: a.watch.debounce,
   };
   const r = a.restart;
+  if (a.waitReady && a.readyWhen !== undefined && a.readyWhen !== 'ready') {
+    fail(c.where, `${at}.waitReady`, `waitReady: true means readyWhen: 'ready', but readyWhen is '${a.readyWhen}'. Keep one of the two.`);
+  }
+  const readyWhen: ReadyWhen = a.readyWhen ?? (a.waitReady ? 'ready' : 'listening');
+  if (a.listen.length > 0 && readyWhen !== 'listening') {
+    fail(c.where, `${at}.listen`, `listen names the addresses a worker must listen on with readyWhen 'listening'; this app has readyWhen '${readyWhen}'. Remove listen or readyWhen.`);
+  }
   return {
     name,
     script,
@@ -205,13 +241,47 @@ function resolveApp(value: unknown, at: string, c: Ctx): ResolvedApp {
     restart: { delayMs: r.delay, maxDelayMs: r.maxDelay, minUptimeMs: r.minUptime, maxRestarts: r.maxRestarts },
     killTimeoutMs: a.killTimeout,
     listenTimeoutMs: a.listenTimeout,
-    waitReady: a.waitReady,
+    readyWhen,
+    listen: a.listen.map((address) => resolveListenAddress(address, a.cwd)),
+    killSignal: a.killSignal,
     reloadBatch: a.reloadBatch,
     jsonLogs: a.jsonLogs,
     serialization: a.serialization,
     heartbeatTimeoutMs: a.heartbeatTimeout,
     maxMemoryBytes: a.maxMemory,
   };
+}
+
+/** `listen`: ports (1-65535), 'host:port' strings, or unix socket paths. */
+function parseListen(value: unknown, at: string, c: Ctx): Array<number | string> {
+  const expected = "a port (3000), 'host:port' ('127.0.0.1:9000') or a unix socket path ('./app.sock')";
+  if (!Array.isArray(value)) return bad(c.where, at, value, `an array of addresses, e.g. [3000, './app.sock']`);
+  return Array.from(value, (x: unknown, i) => {
+    if (typeof x === 'number') return Number.isInteger(x) && x > 0 && x <= 65535 ? x : bad(c.where, `${at}[${i}]`, x, expected);
+    if (typeof x !== 'string' || x === '') return bad(c.where, `${at}[${i}]`, x, expected);
+    const port = /:(\d+)$/.exec(x)?.[1];
+    if (port !== undefined && !x.includes('/') && !(Number(port) > 0 && Number(port) <= 65535)) return bad(c.where, `${at}[${i}]`, x, expected);
+    return x;
+  });
+}
+
+/** A listen address in the form the primary reports listens in: ':3000', 'host:3000' or an absolute socket path. */
+function resolveListenAddress(address: number | string, cwd: string): string {
+  if (typeof address === 'number') return `:${address}`;
+  if (/^\d+$/.test(address)) return `:${address}`;
+  if (!address.includes('/') && /:\d+$/.test(address)) return address;
+  return resolve(cwd, address);
+}
+
+/** `--env A=1 --env B=2` as an env object. */
+function envFromPairs(pairs: string[]): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const pair of pairs) {
+    const eq = pair.indexOf('=');
+    if (eq <= 0) throw new UsageError(`--env expects KEY=VALUE, got '${pair}'. Example: --env PORT=3000`);
+    env[pair.slice(0, eq)] = pair.slice(eq + 1);
+  }
+  return env;
 }
 
 /** `cwd`: an existing directory, resolved against the base dir. */

@@ -56,7 +56,9 @@ describe('resolveConfig defaults', () => {
       restart: { delayMs: 100, maxDelayMs: 15_000, minUptimeMs: 30_000, maxRestarts: Infinity },
       killTimeoutMs: 5000,
       listenTimeoutMs: 10_000,
-      waitReady: false,
+      readyWhen: 'listening',
+      listen: [],
+      killSignal: 'SIGTERM',
       jsonLogs: false,
       maxMemoryBytes: null,
     });
@@ -100,7 +102,7 @@ describe('resolveConfig defaults', () => {
     expect(a.restart).toEqual({ delayMs: 1000, maxDelayMs: 60_000, minUptimeMs: 120_000, maxRestarts: 0 });
     expect(a.killTimeoutMs).toBe(500);
     expect(a.listenTimeoutMs).toBe(250);
-    expect(a.waitReady).toBe(true);
+    expect(a.readyWhen).toBe('ready');
     expect(a.jsonLogs).toBe(true);
     expect(a.maxMemoryBytes).toBe(536_870_912);
     expect(cfg.metrics).toEqual({ port: 9209, host: '127.0.0.1' });
@@ -231,6 +233,20 @@ describe('resolveConfig errors', () => {
     );
     expect(invalid({ apps: [{ script: './sub' }] }).message).toContain(`not a file: ${join(dir, 'sub')}`);
     expect(invalid(app({ cwd: './nope' })).message).toContain(`at apps[0].cwd: directory not found: ${join(dir, 'nope')}`);
+  });
+
+  it('issue 11: readyWhen, listen and killSignal', () => {
+    const resolved = (extra: Record<string, unknown>) => resolveConfig(app(extra), ctx).apps[0]!;
+    expect(resolved({ readyWhen: 'online' }).readyWhen).toBe('online');
+    expect(resolved({ waitReady: true, readyWhen: 'ready' }).readyWhen).toBe('ready');
+    expect(resolved({ listen: [3000, '127.0.0.1:9000', './app.sock', '8080'] }).listen).toEqual([':3000', '127.0.0.1:9000', join(dir, 'app.sock'), ':8080']);
+    expect(resolved({ killSignal: 'SIGINT' }).killSignal).toBe('SIGINT');
+    expect(invalid(app({ readyWhen: 'up' })).message).toContain(`at apps[0].readyWhen: got "up" (string); expected 'listening', 'ready' or 'online'.`);
+    expect(invalid(app({ waitReady: true, readyWhen: 'online' })).message).toContain(`at apps[0].waitReady: waitReady: true means readyWhen: 'ready', but readyWhen is 'online'`);
+    expect(invalid(app({ listen: [3000], readyWhen: 'online' })).keyPath).toBe('apps[0].listen');
+    expect(invalid(app({ listen: [70000] })).keyPath).toBe('apps[0].listen[0]');
+    expect(invalid(app({ listen: 3000 })).message).toContain('expected an array of addresses');
+    expect(invalid(app({ killSignal: 'SIGKILL' })).message).toContain(`expected 'SIGTERM' or 'SIGINT'.`);
   });
 
   it('rejects duplicate and invalid names', () => {

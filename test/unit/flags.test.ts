@@ -1,0 +1,53 @@
+// config/flags.ts: one table (schema.ts) drives the start flags, the overrides and the error's flag name.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseArgv } from '../../src/cli/parse.ts';
+import { configFlagOptions, configFromFlags, flagForKeyPath, overridesFromFlags } from '../../src/config/flags.ts';
+import { APP, METRICS, WATCH } from '../../src/config/schema.ts';
+import { ConfigInvalidError } from '../../src/errors.ts';
+
+let dir: string;
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), 'nsup-flags-'));
+  writeFileSync(join(dir, 'server.js'), '');
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const start = async (...argv: string[]) => (await parseArgv(['start', ...argv])).args as Record<string, unknown>;
+
+describe('start flags come from the schema tables', () => {
+  it('every flag declared in a table is a yargs option, and nothing else is', () => {
+    const declared = [APP, WATCH, METRICS].flatMap((table) => Object.values(table).flatMap((f) => (f.flag ? [f.flag.flag] : [])));
+    expect(Object.keys(configFlagOptions())).toEqual(declared);
+    expect(declared).toEqual(expect.arrayContaining(['ready-when', 'listen', 'kill-signal', 'instances', 'watch', 'ignore', 'metrics-port']));
+  });
+
+  it('turns given flags into raw config values, nested where the key is', async () => {
+    const args = await start('app.js', '-i', '2', '--env', 'A=1', '--ready-when', 'online', '--listen', '3000', '--listen', './s.sock', '--kill-signal', 'SIGINT', '--ignore', '*.tmp', '--metrics-port', '0', '--', '--x');
+    const { app, top } = overridesFromFlags(args);
+    expect(app).toEqual({ instances: 2, env: { A: '1' }, readyWhen: 'online', listen: [3000, './s.sock'], killSignal: 'SIGINT', watch: { ignore: ['*.tmp'] }, args: ['--x'] });
+    expect(top).toEqual({ metrics: { port: 0 } });
+    expect(overridesFromFlags(await start('app.js'))).toEqual({ app: {}, top: {} });
+  });
+
+  it('flags win over a config file; objects merge one level deep', async () => {
+    const file = join(dir, 'supervisor.config.mjs');
+    writeFileSync(file, `export default { apps: [{ name: 'web', script: './server.js', env: { A: 'file', B: 'file' }, killSignal: 'SIGINT' }], metrics: { port: 9209, host: '0.0.0.0' } };`);
+    const config = await configFromFlags(await start('-c', file, '--env', 'A=flag', '--kill-signal', 'SIGTERM', '--metrics-host', '127.0.0.1'));
+    expect(config.apps[0]!.env).toEqual({ A: 'flag', B: 'file' });
+    expect(config.apps[0]!.killSignal).toBe('SIGTERM');
+    expect(config.metrics).toEqual({ port: 9209, host: '127.0.0.1' });
+  });
+
+  it('an invalid flag value names the flag, not the key path', async () => {
+    const error = await configFromFlags(await start(join(dir, 'server.js'), '--ready-when', 'soon')).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ConfigInvalidError);
+    expect((error as Error).message).toMatch(/^Invalid config on the command line at --ready-when: got "soon" \(string\); expected 'listening', 'ready' or 'online'\.$/);
+    expect(flagForKeyPath('apps[0].watch.ignore[1]')).toBe('--ignore');
+    expect(flagForKeyPath('apps[3].killTimeout')).toBe('--kill-timeout');
+    expect(flagForKeyPath('metrics.port')).toBe('--metrics-port');
+    expect(flagForKeyPath('apps[0].restart.delay')).toBeUndefined();
+  });
+});
