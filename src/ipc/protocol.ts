@@ -6,11 +6,15 @@
 /** Marker and version of nsup's internal messages. */
 export const NSUP_IPC = 1;
 
+/** Why a worker is asked to drain: onDrain hooks get it, and WebSockets get 1001 on 'stop', 1012 otherwise. */
+export type DrainReason = 'reload' | 'stop' | 'scale' | 'replace';
+
 /** Primary → worker: drain and exit within `timeoutMs`. */
 export interface ShutdownMessage {
   nsup: typeof NSUP_IPC;
   type: 'shutdown';
   timeoutMs: number;
+  reason: DrainReason;
 }
 
 /** Worker → primary: the app called ready() (waitReady apps count as up only after this). */

@@ -39,7 +39,7 @@ export function observe(model: CoreModel, event: ObservedEvent, ctx: ObserveCont
       if (!worker) return;
       if (isHeartbeat(event.message)) worker.lastHeartbeat = ctx.now;
       // ready() counts only for apps that wait for it; elsewhere listening is what makes a worker up.
-      else if (isReadyMessage(event.message) && worker.config.waitReady) advance(worker, 'ready', ctx);
+      else if (isReadyMessage(event.message) && worker.config.readyWhen === 'ready') advance(worker, 'ready', ctx);
       return;
     }
     case 'worker-exit':
@@ -83,7 +83,7 @@ function advance(worker: WorkerModel | undefined, to: Lifecycle, ctx: ObserveCon
   if (!worker || !advances(worker.lifecycle, to)) return;
   const from = worker.lifecycle;
   worker.lifecycle = to;
-  if (worker.upAt === null && countsAsUp(to, worker.config.waitReady)) worker.upAt = ctx.now;
+  if (worker.upAt === null && countsAsUp(to, worker.config.readyWhen === 'ready')) worker.upAt = ctx.now;
   // A worker told to stop stays `stopping` for everyone watching; its late events change nothing.
   if (worker.stopReason === null) worker.log.info({ event: 'worker.state', from, to }, `${label(worker)} ${from} → ${to}`);
 }

@@ -37,7 +37,7 @@ export function advanceReload(app: AppModel, pass: Pass): void {
   if (run.phase === 'surge') {
     for (const worker of incoming) {
       if (!isUp(worker) && worker.upBy !== null && pass.now >= worker.upBy) {
-        reloadFailure(run, worker.slot, `did not ${worker.config.waitReady ? 'call ready()' : 'listen'} within ${formatDelay(worker.config.listenTimeoutMs)}`);
+        reloadFailure(run, worker.slot, `did not ${worker.config.readyWhen === 'ready' ? 'call ready()' : 'listen'} within ${formatDelay(worker.config.listenTimeoutMs)}`);
       }
     }
   }

@@ -4,10 +4,11 @@
 // the earliest deadline. A handler that throws is logged and the supervising goes on.
 import type { ResolvedApp, ResolvedConfig } from '../config/define.ts';
 import { ControlError } from '../errors.ts';
-import { FROM_OUTSIDE, NSUP_IPC, isHeartbeat, isInternal, isReadyMessage, type DeliverMessage } from '../ipc/protocol.ts';
+import { FROM_OUTSIDE, NSUP_IPC, isHeartbeat, isInternal, isReadyMessage, type DeliverMessage, type DrainReason, type ShutdownMessage } from '../ipc/protocol.ts';
 import { Relay, type RelayTarget } from '../ipc/relay.ts';
 import type { Logger, Output } from '../log/logger.ts';
 import type { SpawnedWorker, Spawner } from '../worker/spawn.ts';
+import type { StopReason } from './backoff.ts';
 import { systemClock, type Clock } from './clock.ts';
 import { nextDeadline } from './deadlines.ts';
 import { EventQueue, type SupervisorEvent } from './events.ts';
@@ -265,7 +266,7 @@ export class Supervisor {
       case 'fork':
         return this.fork(effect.worker, effect.purpose);
       case 'shutdown':
-        return this.askToDrain(effect.worker.key, effect.timeoutMs);
+        return this.askToDrain(effect.worker.key, effect.timeoutMs, drainReason(effect.worker.stopReason));
       case 'kill':
         return this.handles.get(effect.worker.key)?.kill('SIGKILL');
       case 'app-state':
@@ -280,9 +281,9 @@ export class Supervisor {
   }
 
   /** The drain request: the IPC shutdown message, or SIGTERM when the channel is gone. */
-  private askToDrain(key: number, timeoutMs: number): void {
+  private askToDrain(key: number, timeoutMs: number, reason: DrainReason): void {
     const handle = this.handles.get(key);
-    if (handle?.connected()) handle.send({ nsup: NSUP_IPC, type: 'shutdown', timeoutMs });
+    if (handle?.connected()) handle.send({ nsup: NSUP_IPC, type: 'shutdown', timeoutMs, reason } satisfies ShutdownMessage);
     else handle?.kill('SIGTERM');
   }
 
@@ -345,7 +346,7 @@ export class Supervisor {
     for (const app of this.model.apps.values()) {
       for (const worker of app.workers) {
         longest = Math.max(longest, worker.config.killTimeoutMs);
-        this.askToDrain(worker.key, worker.config.killTimeoutMs);
+        this.askToDrain(worker.key, worker.config.killTimeoutMs, 'stop');
       }
     }
     this.clock.setTimer(longest, () => {
@@ -390,4 +391,20 @@ export class Supervisor {
 
 function describe(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
+}
+
+/** What the worker is told about why it drains (its WebSockets get 1001 on a stop, 1012 otherwise). */
+function drainReason(reason: StopReason | null): DrainReason {
+  switch (reason) {
+    case 'scale-down':
+      return 'scale';
+    case 'replaced':
+      return 'replace';
+    case 'reload':
+    case 'rollback':
+    case 'restart':
+      return 'reload';
+    default:
+      return 'stop';
+  }
 }

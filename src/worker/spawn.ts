@@ -102,6 +102,7 @@ function forkCluster({ app, slot, generation }: SpawnRequest): Worker {
     NODE_APP_INSTANCE: String(slot),
     NSUP_GENERATION: String(generation),
     NSUP_KILL_TIMEOUT: String(app.killTimeoutMs),
+    NSUP_KILL_SIGNAL: app.killSignal,
     // Node removes NODE_CHANNEL_SERIALIZATION_MODE before user code runs; the worker's size and type checks need it.
     NSUP_SERIALIZATION: app.serialization,
     // Only the primary talks to systemd (READY=1 once every worker is up); an app with its own

@@ -134,7 +134,7 @@ export class FakeCluster implements Spawner {
     if (crashes) after(10, () => this.exit(proc, 1, null, ['Error: cannot boot (simulated)']));
     else if (code === 'good') after(20, () => !proc.draining && sink.listening(':3000'));
     else if (code === 'slow') after(3000, () => !proc.draining && sink.listening(':3000'));
-    if (!crashes && request.app.waitReady) after(code === 'slow' ? 3010 : 30, () => !proc.draining && code !== 'never' && sink.message({ nsup: 1, type: 'ready' }));
+    if (!crashes && request.app.readyWhen === 'ready') after(code === 'slow' ? 3010 : 30, () => !proc.draining && code !== 'never' && sink.message({ nsup: 1, type: 'ready' }));
     if (request.app.heartbeatTimeoutMs !== null) this.beat(proc, Math.max(50, Math.floor(request.app.heartbeatTimeoutMs / 4)));
     return {
       pid: proc.pid,
