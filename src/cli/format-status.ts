@@ -31,6 +31,7 @@ export function formatStatus(doc: StatusDocument, opts: FormatStatusOptions): st
     for (const app of apps) {
       lines.push(appLine(app, widths[0] ?? 0, now, paint));
       for (const row of rowsOf.get(app) ?? []) lines.push(alignRow(row.map((cell, i) => (i === STATE_COLUMN ? paint(cell, cell) : cell)), widths));
+      lines.push(...notUpLines(app));
     }
     return lines.join('\n');
   });
@@ -64,7 +65,7 @@ export function formatBytes(bytes: number): string {
   return `${value.toFixed(1)} ${units[unit]}`;
 }
 
-const HEADER = ['APP', 'ID', 'PID', 'STATE', 'UPTIME', 'RESTARTS', 'CPU', 'MEMORY', 'GEN'];
+const HEADER = ['APP', 'ID', 'PID', 'STATE', 'UPTIME', 'RESTARTS', 'CPU', 'MEMORY', 'CONNS', 'GEN'];
 const STATE_COLUMN = 3;
 const REASON_MAX = 50;
 
@@ -74,7 +75,7 @@ const RED = new Set(['crash-loop', 'errored']);
 
 // The plain cells of an app's rows; an app without workers gets one row carrying its app state.
 function workerRows(app: AppStatus): string[][] {
-  if (app.workers.length === 0) return [[app.name, '-', '-', app.state, '-', '-', '-', '-', String(app.generation)]];
+  if (app.workers.length === 0) return [[app.name, '-', '-', app.state, '-', '-', '-', '-', '-', String(app.generation)]];
   return [...app.workers].sort(byIdThenGeneration).map((w) => [
     app.name,
     String(w.id),
@@ -84,14 +85,32 @@ function workerRows(app: AppStatus): string[][] {
     String(w.restarts),
     w.cpuPercent === null ? '-' : `${w.cpuPercent.toFixed(1)}%`,
     w.rssBytes === null ? '-' : formatBytes(w.rssBytes),
+    formatConnections(w.connections),
     String(w.generation),
   ]);
 }
 
+/** Open connections by kind, zeros left out: `3 req 5 idle 20 ws 2 sse`; `0` when none, `-` before the first report. */
+export function formatConnections(c: WorkerStatus['connections'] | undefined): string {
+  if (!c) return '-';
+  const parts = [
+    [c.inFlight, 'req'],
+    [c.keepAlive, 'idle'],
+    [c.websocket, 'ws'],
+    [c.stream, 'sse'],
+  ].flatMap(([n, kind]) => (n ? [`${n} ${kind}`] : []));
+  return parts.length === 0 ? '0' : parts.join(' ');
+}
+
+// Under an app's rows: why each worker that is not up yet is not (`  worker 0: online, has not listened …`).
+function notUpLines(app: AppStatus): string[] {
+  return app.workers.flatMap((w) => (w.notUpReason ? [`  worker ${w.id} (pid ${w.pid ?? '-'}) not up: ${oneLine(w.notUpReason)}`] : []));
+}
+
 // `web  running  2/2 up  gen 3`, plus the last failure when the app has one.
 function appLine(app: AppStatus, nameWidth: number, now: number, paint: (state: string, text: string) => string): string {
-  // Up = listening or ready; the document does not say whether the app uses waitReady.
-  const up = app.workers.filter((w) => w.state === 'listening' || w.state === 'ready').length;
+  // Up by the app's readyWhen; documents from an older supervisor have no `up`: listening or ready.
+  const up = app.workers.filter((w) => (w.up ?? (w.state === 'listening' || w.state === 'ready')) && w.state !== 'stopping').length;
   const parts = [app.name.padEnd(nameWidth), paint(app.state, app.state), `${up}/${app.desired} up`, `gen ${app.generation}`];
   const failure = app.lastFailure;
   if (failure !== null) {

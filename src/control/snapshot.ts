@@ -2,7 +2,11 @@
 import type { Supervisor } from '../supervisor/supervisor.ts';
 import type { UsageSampler } from '../metrics/usage.ts';
 import { displayState, slotWorkers } from '../supervisor/model.ts';
+import { notUpReason } from '../supervisor/readiness.ts';
 import type { AppStatus, SupervisorStatus, WorkerStatus } from './types.ts';
+
+// A worker gets a second to come up before status explains why it is not.
+const NOT_UP_QUIET_MS = 1000;
 
 /** Facts about the supervisor process that the table does not know. */
 export interface SnapshotMeta {
@@ -25,12 +29,16 @@ export function snapshot(supervisor: Supervisor, usage: UsageSampler, meta: Snap
         uptimeMs: now - w.forkedAt,
         rssBytes: u.rssBytes,
         cpuPercent: u.cpuPercent,
+        up: w.upAt !== null,
+        addresses: [...w.addresses],
+        notUpReason: w.upAt === null && w.stopReason === null && now - w.forkedAt >= NOT_UP_QUIET_MS ? notUpReason(app, w, now) : null,
+        connections: w.connections && { ...w.connections },
       };
     });
     // A slot in backoff has no process: it shows as `waiting` until its restart.
     app.slots.forEach((slot, id) => {
       if (slot.retryAt !== null && !slot.halted && slotWorkers(app, id).length === 0) {
-        workers.push({ id, pid: null, state: 'waiting', generation: app.generation, restarts: slot.restarts, uptimeMs: 0, rssBytes: null, cpuPercent: null });
+        workers.push({ id, pid: null, state: 'waiting', generation: app.generation, restarts: slot.restarts, uptimeMs: 0, rssBytes: null, cpuPercent: null, up: false, addresses: [], notUpReason: null, connections: null });
       }
     });
     return {
@@ -38,6 +46,7 @@ export function snapshot(supervisor: Supervisor, usage: UsageSampler, meta: Snap
       state: app.state,
       desired: app.config.instances,
       generation: app.generation,
+      readyWhen: app.config.readyWhen,
       script: app.config.script,
       lastFailure: app.lastFailure,
       lastReload: app.lastReload ? { ok: app.lastReload.ok, generation: app.lastReload.generation, durationMs: app.lastReload.durationMs, ...(app.lastReload.reason ? { reason: app.lastReload.reason } : {}) } : null,

@@ -15,6 +15,14 @@ export interface WorkerStatus {
   uptimeMs: number;
   rssBytes: number | null;
   cpuPercent: number | null;
+  /** Counts as up by the app's readyWhen (listening on every address, ready() called, or running). */
+  up: boolean;
+  /** What it listens on: ':3000', 'host:3000', or a unix socket's path. */
+  addresses: string[];
+  /** Why it is not up yet (a live worker past its first second, not stopping); null otherwise. */
+  notUpReason: string | null;
+  /** Its open connections by kind, as it last reported them; null before the first report. */
+  connections: { inFlight: number; keepAlive: number; websocket: number; stream: number } | null;
 }
 
 /** The last unexpected exit of an app (the supervisor's own record; a type-only import). */
@@ -27,6 +35,8 @@ export interface AppStatus {
   state: string;
   desired: number;
   generation: number;
+  /** When a new worker counts as up: 'listening', 'ready' or 'online'. */
+  readyWhen: string;
   script: string;
   lastFailure: FailureStatus | null;
   lastReload: { ok: boolean; generation: number; durationMs: number; reason?: string } | null;

@@ -29,6 +29,25 @@ export interface HeartbeatMessage {
   type: 'heartbeat';
 }
 
+/** Worker → primary, when they changed (at most once a second): its open connections by kind, for status. */
+export interface ConnectionsMessage {
+  nsup: typeof NSUP_IPC;
+  type: 'connections';
+  /** HTTP requests in progress, SSE streams excluded. */
+  inFlight: number;
+  /** Open HTTP connections with no request in progress. */
+  keepAlive: number;
+  /** Open upgraded WebSocket connections. */
+  websocket: number;
+  /** Open text/event-stream responses. */
+  stream: number;
+}
+
+/** Whether a worker's message reports its connection counts. */
+export function isConnectionsMessage(message: unknown): message is ConnectionsMessage {
+  return isInternal(message) && (message as { type: string }).type === 'connections';
+}
+
 /** Whether a worker's message is an event-loop heartbeat. */
 export function isHeartbeat(message: unknown): boolean {
   return isInternal(message) && (message as { type: string }).type === 'heartbeat';

@@ -3,6 +3,7 @@
 // is overdue). The Supervisor arms one timer for it; no timer can outlive the record it was for.
 import { isUp, slotWorkers, type CoreModel } from './model.ts';
 import { heartbeatDeadline } from './reconcile-replace.ts';
+import { onlineUpAt, slowAt } from './readiness.ts';
 
 /** The earliest deadline after `now`, or Infinity when nothing is due ever. */
 export function nextDeadline(model: CoreModel, now: number): number {
@@ -21,7 +22,11 @@ export function nextDeadline(model: CoreModel, now: number): number {
         if (!worker.killed && worker.stopAt !== null) consider(worker.stopAt + worker.config.killTimeoutMs);
         continue;
       }
-      if (!isUp(worker)) consider(worker.upBy);
+      if (!isUp(worker)) {
+        consider(worker.upBy);
+        if (worker.upBy === null && !worker.slowWarned) consider(slowAt(worker));
+        if (worker.config.readyWhen === 'online') consider(onlineUpAt(worker));
+      }
       else consider(heartbeatDeadline(worker));
       if (worker.replaceFailures > 0) consider(worker.replaceAfter);
     }

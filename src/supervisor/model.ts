@@ -24,8 +24,14 @@ export interface WorkerModel {
   log: Logger;
   /** Observed: how far the process got (only ever moves forward). */
   lifecycle: Lifecycle;
-  /** Observed: when it first counted as up (listening, or ready with waitReady). */
+  /** Observed: every address it listens on (':3000', 'host:3000', a socket path), in order. */
+  addresses: string[];
+  /** Reconcile: when it first counted as up by its readyWhen (readiness.ts); it stays up. */
   upAt: number | null;
+  /** Reconcile: the slow-start warning (not up after listenTimeout, outside a reload) was logged. */
+  slowWarned: boolean;
+  /** Observed: its open connections by kind, as the worker last reported them. */
+  connections: ConnectionCounts | null;
   /** Observed: the last event-loop heartbeat. */
   lastHeartbeat: number | null;
   /** Observed: resident memory at the last usage sample. */
@@ -43,6 +49,17 @@ export interface WorkerModel {
   /** Decided: failed replacements of this worker so far, and no new attempt before `replaceAfter`. */
   replaceFailures: number;
   replaceAfter: number;
+}
+
+/** A worker's open connections by kind (the worker runtime reports them when they change). */
+export interface ConnectionCounts {
+  /** HTTP requests in progress (SSE streams excluded). */
+  inFlight: number;
+  /** Open HTTP connections with no request in progress. */
+  keepAlive: number;
+  websocket: number;
+  /** Open text/event-stream responses. */
+  stream: number;
 }
 
 /** Per-slot history that outlives each process. Written by reconcile only. */
@@ -192,7 +209,7 @@ export function freshSlots(n: number): SlotModel[] {
   return Array.from({ length: n }, () => ({ restarts: 0, failures: 0, halted: false, retryAt: null }));
 }
 
-/** Whether a worker counts towards serving capacity: up (listening, or ready with waitReady) and not told to stop. */
+/** Whether a worker counts towards serving capacity: up by its app's readyWhen, and not told to stop. */
 export function isUp(worker: WorkerModel): boolean {
   return worker.stopReason === null && worker.upAt !== null;
 }

@@ -1,11 +1,11 @@
 // Recording facts: each event writes what happened into the table (a worker listened, exited, sent
 // a heartbeat; a reload or a stop was asked for) and decides nothing. reconcile.ts decides.
 import type { Logger } from '../log/logger.ts';
-import { isHeartbeat, isReadyMessage } from '../ipc/protocol.ts';
+import { isConnectionsMessage, isHeartbeat, isReadyMessage, type ConnectionsMessage } from '../ipc/protocol.ts';
 import type { SupervisorEvent } from './events.ts';
 import { explainExit } from './explain-exit.ts';
-import { displayState, label, type CoreModel, type WorkerModel } from './model.ts';
-import { advances, countsAsUp, type Lifecycle } from './worker-state.ts';
+import { displayState, label, type ConnectionCounts, type CoreModel, type WorkerModel } from './model.ts';
+import { advances, type Lifecycle } from './worker-state.ts';
 
 /** What observing needs besides the table: the time of the event and where to log. */
 export interface ObserveContext {
@@ -29,7 +29,9 @@ export function observe(model: CoreModel, event: ObservedEvent, ctx: ObserveCont
       return advance(findWorker(model, event.key), 'online', ctx);
     case 'worker-listening': {
       const worker = findWorker(model, event.key);
-      if (worker && worker.stopReason === null) {
+      if (!worker) return;
+      if (!worker.addresses.includes(event.address)) worker.addresses.push(event.address);
+      if (worker.stopReason === null) {
         worker.log.info({ event: 'worker.listening', address: event.address }, `${label(worker)} listening on ${event.address}`);
       }
       return advance(worker, 'listening', ctx);
@@ -38,7 +40,8 @@ export function observe(model: CoreModel, event: ObservedEvent, ctx: ObserveCont
       const worker = findWorker(model, event.key);
       if (!worker) return;
       if (isHeartbeat(event.message)) worker.lastHeartbeat = ctx.now;
-      // ready() counts only for apps that wait for it; elsewhere listening is what makes a worker up.
+      else if (isConnectionsMessage(event.message)) worker.connections = connectionCounts(event.message);
+      // ready() counts only for apps that wait for it; elsewhere readyWhen decides (readiness.ts).
       else if (isReadyMessage(event.message) && worker.config.readyWhen === 'ready') advance(worker, 'ready', ctx);
       return;
     }
@@ -83,7 +86,6 @@ function advance(worker: WorkerModel | undefined, to: Lifecycle, ctx: ObserveCon
   if (!worker || !advances(worker.lifecycle, to)) return;
   const from = worker.lifecycle;
   worker.lifecycle = to;
-  if (worker.upAt === null && countsAsUp(to, worker.config.readyWhen === 'ready')) worker.upAt = ctx.now;
   // A worker told to stop stays `stopping` for everyone watching; its late events change nothing.
   if (worker.stopReason === null) worker.log.info({ event: 'worker.state', from, to }, `${label(worker)} ${from} → ${to}`);
 }
@@ -107,4 +109,10 @@ function observeExit(model: CoreModel, event: Extract<SupervisorEvent, { type: '
   worker.log.info({ event: 'worker.state', from: displayState(worker), to: 'exited' }, `${label(worker)} ${displayState(worker)} → exited`);
   app.workers = app.workers.filter((w) => w !== worker);
   app.exits.push({ worker, at: ctx.now, code: event.code, signal: event.signal, reason, stderr: event.stderr });
+}
+
+// Only the four counts, as non-negative integers: the message comes from the app's process.
+function connectionCounts(message: ConnectionsMessage): ConnectionCounts {
+  const count = (n: unknown) => (typeof n === 'number' && Number.isSafeInteger(n) && n >= 0 ? n : 0);
+  return { inFlight: count(message.inFlight), keepAlive: count(message.keepAlive), websocket: count(message.websocket), stream: count(message.stream) };
 }

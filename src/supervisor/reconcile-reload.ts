@@ -3,6 +3,7 @@
 // is up (the new generation serves, the old one drains), and finish once the old one is gone; or
 // roll back on the first failure. The serving generation's own slots are reconciled all along, so a
 // worker of it that dies mid-reload is refilled whatever the reload's outcome.
+import { notUpReason } from './readiness.ts';
 import type { ResolvedApp } from '../config/define.ts';
 import { formatDelay } from './backoff.ts';
 import { freshSlots, isUp, type AppModel, type ReloadResult, type ReloadRun } from './model.ts';
@@ -37,7 +38,7 @@ export function advanceReload(app: AppModel, pass: Pass): void {
   if (run.phase === 'surge') {
     for (const worker of incoming) {
       if (!isUp(worker) && worker.upBy !== null && pass.now >= worker.upBy) {
-        reloadFailure(run, worker.slot, `did not ${worker.config.readyWhen === 'ready' ? 'call ready()' : 'listen'} within ${formatDelay(worker.config.listenTimeoutMs)}`);
+        reloadFailure(run, worker.slot, `not up within listenTimeout ${formatDelay(worker.config.listenTimeoutMs)}: ${notUpReason(app, worker, pass.now)}`);
       }
     }
   }

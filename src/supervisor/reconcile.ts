@@ -5,7 +5,8 @@
 // as effects for the Supervisor to carry out (gunicorn's manage_workers(), a Kubernetes Reconcile).
 import { deriveAppState } from './app-state.ts';
 import { decideExit, formatDelay } from './backoff.ts';
-import { label, reportLines, slotUp, slotWorkers, type AppModel, type CoreModel } from './model.ts';
+import { label, reportLines, slotUp, slotWorkers, type AppModel, type CoreModel, type WorkerModel } from './model.ts';
+import { isReadyNow, notUpReason, slowAt } from './readiness.ts';
 import { budget, forkWorker, stopWorkers, type Effect, type Pass } from './pass.ts';
 import { takeCommands, runStoppingOp, finishRestart, isStoppingOp } from './reconcile-ops.ts';
 import { advanceReload, endReload, reloadFailure } from './reconcile-reload.ts';
@@ -36,6 +37,29 @@ export function reconcile(model: CoreModel, pass: Pass): Effect[] {
   return pass.effects;
 }
 
+/**
+ * Workers that are up by their app's readyWhen from now on (they stay up); and one warning for a
+ * worker outside a reload that is still not up after listenTimeout, saying why.
+ */
+function markUp(app: AppModel, pass: Pass): void {
+  for (const worker of app.workers) {
+    if (worker.upAt !== null || worker.stopReason !== null) continue;
+    if (isReadyNow(app, worker, pass.now)) {
+      worker.upAt = pass.now;
+      worker.log.info({ event: 'worker.up', addresses: worker.addresses, readyWhen: worker.config.readyWhen }, `${label(worker)} is up (${upBecause(worker)})`);
+    } else if (!worker.slowWarned && worker.upBy === null && pass.now >= slowAt(worker)) {
+      worker.slowWarned = true;
+      worker.log.warn({ event: 'worker.slow-start', reason: notUpReason(app, worker, pass.now) }, `${label(worker)} is not up: ${notUpReason(app, worker, pass.now)}`);
+    }
+  }
+}
+
+function upBecause(worker: WorkerModel): string {
+  if (worker.config.readyWhen === 'online') return 'online';
+  if (worker.config.readyWhen === 'ready') return 'called ready()';
+  return `listening on ${worker.addresses.join(', ')}`;
+}
+
 /** A stop request starts the stop; one more while stopping forces it (SIGKILL every worker). */
 function beginStop(model: CoreModel, pass: Pass): void {
   for (const request of model.stopRequests.splice(0)) {
@@ -52,6 +76,7 @@ function beginStop(model: CoreModel, pass: Pass): void {
 }
 
 function reconcileApp(model: CoreModel, app: AppModel, pass: Pass): void {
+  markUp(app, pass);
   decideExits(model, app, pass);
   takeCommands(model, app, pass);
   if (model.stopping) {

@@ -6,9 +6,9 @@ export type Lifecycle =
   | 'starting'
   /** The process runs (cluster 'online'); it has not listened yet. */
   | 'online'
-  /** It listens on a server handle; up, unless the app uses waitReady. */
+  /** It listens on at least one server handle (readiness.ts decides whether that makes it up). */
   | 'listening'
-  /** It called ready() (waitReady apps); up. */
+  /** It called ready() (apps with readyWhen 'ready'). */
   | 'ready';
 
 /** What status shows for a worker or slot: its lifecycle, or what nsup decided about it. */
@@ -27,9 +27,4 @@ const RANK: Record<Lifecycle, number> = { starting: 0, online: 1, listening: 2, 
 /** Whether observing `to` moves a worker forward from `from` (online after listening does not). */
 export function advances(from: Lifecycle, to: Lifecycle): boolean {
   return RANK[to] > RANK[from];
-}
-
-/** Whether a worker at this lifecycle counts as up: listening, or ready when the app waits for ready(). */
-export function countsAsUp(lifecycle: Lifecycle, waitReady: boolean): boolean {
-  return waitReady ? lifecycle === 'ready' : lifecycle === 'listening' || lifecycle === 'ready';
 }

@@ -22,15 +22,16 @@ export type Action =
 
 /** The apps a run supervises. */
 export interface Scenario {
-  apps: Array<{ instances: number; waitReady: boolean; heartbeat: boolean; maxMemory: boolean; maxRestarts: number | null; reloadBatch: number }>;
+  apps: Array<{ instances: number; readyWhen: 'listening' | 'ready' | 'online'; twoPorts: boolean; heartbeat: boolean; maxMemory: boolean; maxRestarts: number | null; reloadBatch: number }>;
 }
 
-/** Random worlds: one or two apps of 1-3 workers, with or without waitReady, heartbeats, maxMemory, maxRestarts. */
+/** Random worlds: one or two apps of 1-3 workers, each readyWhen, one or two listen ports, with or without heartbeats, maxMemory, maxRestarts. */
 export const scenarioArb: fc.Arbitrary<Scenario> = fc.record({
   apps: fc.array(
     fc.record({
       instances: fc.integer({ min: 1, max: 3 }),
-      waitReady: fc.boolean(),
+      readyWhen: fc.constantFrom('listening' as const, 'ready' as const, 'online' as const),
+      twoPorts: fc.boolean(),
       heartbeat: fc.boolean(),
       maxMemory: fc.boolean(),
       maxRestarts: fc.option(fc.integer({ min: 1, max: 4 }), { nil: null }),
@@ -71,14 +72,14 @@ export function startRun(scenario: Scenario): Run {
     scenario.apps.map((app, i) => ({
       name: names[i],
       instances: app.instances,
-      waitReady: app.waitReady,
+      readyWhen: app.readyWhen,
       reloadBatch: app.reloadBatch,
       killTimeout: '1s',
       listenTimeout: '2s',
       restart: { delay: '100ms', maxDelay: '2s', minUptime: '3s', ...(app.maxRestarts !== null ? { maxRestarts: app.maxRestarts } : {}) },
       ...(app.heartbeat ? { heartbeatTimeout: '1s' } : {}),
       ...(app.maxMemory ? { maxMemory: '100MB' } : {}),
-      env: { CODE: 'good' },
+      env: { CODE: 'good', ...(app.twoPorts ? { PORTS: '2' } : {}) },
     })),
   );
   const sim = startSim(config, { start: false });

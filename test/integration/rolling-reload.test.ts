@@ -100,7 +100,7 @@ describe('rolling reload', () => {
       writeFileSync(script, `setInterval(() => {}, 1000);\n`);
       const end = await reload(nsup, 1);
       expect(end.event).toBe('reload.rolled-back');
-      expect(end.reason).toBe('worker 0 of the new generation did not listen within 700ms');
+      expect(end.reason).toMatch(/^worker 0 of the new generation not up within listenTimeout 700ms: online, has not listened after 7\d\dms: a worker without a server needs readyWhen 'online'$/);
       expect((await get(port)).status).toBe(200);
       expect(await stopNsup(nsup)).toBe(0);
       expect(await waitGone(nsup.workerPids())).toEqual([]);

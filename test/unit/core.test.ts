@@ -41,7 +41,7 @@ describe('issue 10: the core reconciles', () => {
     sim.clock.advance(3000);
     await settle();
     expect(box.result).toMatchObject({ ok: false });
-    expect(box.result!.reason).toMatch(/did not listen within 2.0s/);
+    expect(box.result!.reason).toMatch(/not up within listenTimeout 2.0s: online, has not listened after 2.0s/);
     sim.clock.advance(1000);
     expect(upSlots(sim)).toEqual([0, 1]);
     expect(sim.cluster.live().map((p) => p.request.generation)).toEqual([1, 1]);

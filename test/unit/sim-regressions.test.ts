@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { simulate, type Action, type Scenario } from '../helpers/simulation.ts';
 
 const one = (extra: Partial<Scenario['apps'][number]> = {}): Scenario => ({
-  apps: [{ instances: 1, waitReady: false, heartbeat: false, maxMemory: false, maxRestarts: null, reloadBatch: 1, ...extra }],
+  apps: [{ instances: 1, readyWhen: 'listening', twoPorts: false, heartbeat: false, maxMemory: false, maxRestarts: null, reloadBatch: 1, ...extra }],
 });
 
 const FOUND: Array<{ name: string; scenario: Scenario; actions: Action[] }> = [
@@ -18,9 +18,16 @@ const FOUND: Array<{ name: string; scenario: Scenario; actions: Action[] }> = [
     scenario: one({ instances: 3, heartbeat: true }),
     actions: [{ t: 'hang', pick: 0 }, { t: 'advance', ms: 1019 }, { t: 'scale', app: 0, to: 1 }, { t: 'scale', app: 0, to: 2 }],
   },
+  {
+    // Issue 11: 'online' counted a worker up the moment its process ran, so a deploy that crashes
+    // while loading its modules committed, retired the good worker and left the app in a crash loop.
+    name: "readyWhen 'online': a reload to a version that crashes at boot rolls back",
+    scenario: one({ readyWhen: 'online' }),
+    actions: [{ t: 'reload', app: 0, code: 'crash' }],
+  },
 ];
 
-describe('issue 10: sequences the simulation found', () => {
+describe('issues 10 and 11: sequences the simulation found', () => {
   for (const { name, scenario, actions } of FOUND) {
     it(name, async () => expect(await simulate(scenario, actions)).toEqual([]));
   }

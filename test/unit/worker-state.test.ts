@@ -1,7 +1,7 @@
 // A worker's observed lifecycle: every from × to pair against a table written from the design.
 
 import { describe, expect, it } from 'vitest';
-import { advances, countsAsUp, type Lifecycle } from '../../src/supervisor/worker-state.ts';
+import { advances, type Lifecycle } from '../../src/supervisor/worker-state.ts';
 
 const STATES: readonly Lifecycle[] = ['starting', 'online', 'listening', 'ready'];
 
@@ -27,21 +27,5 @@ describe('advances', () => {
 
   for (const { from, to, allowed } of matrix) {
     it(`${from} → ${to}: ${allowed}`, () => expect(advances(from, to)).toBe(allowed));
-  }
-});
-
-describe('countsAsUp', () => {
-  const matrix: Array<{ state: Lifecycle; waitReady: boolean; up: boolean }> = [
-    { state: 'starting', waitReady: false, up: false },
-    { state: 'online', waitReady: false, up: false },
-    { state: 'listening', waitReady: false, up: true },
-    { state: 'ready', waitReady: false, up: true },
-    { state: 'starting', waitReady: true, up: false },
-    { state: 'online', waitReady: true, up: false },
-    { state: 'listening', waitReady: true, up: false },
-    { state: 'ready', waitReady: true, up: true },
-  ];
-  for (const { state, waitReady, up } of matrix) {
-    it(`${state}${waitReady ? ' (waitReady)' : ''}: ${up ? 'up' : 'not up'}`, () => expect(countsAsUp(state, waitReady)).toBe(up));
   }
 });
