@@ -1,5 +1,5 @@
 // config/flags.ts: one table (schema.ts) drives the start flags, the overrides and the error's flag name.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -22,6 +22,13 @@ describe('start flags come from the schema tables', () => {
     const declared = [APP, WATCH, METRICS].flatMap((table) => Object.values(table).flatMap((f) => (f.flag ? [f.flag.flag] : [])));
     expect(Object.keys(configFlagOptions())).toEqual(declared);
     expect(declared).toEqual(expect.arrayContaining(['ready-when', 'listen', 'kill-signal', 'instances', 'watch', 'ignore', 'metrics-port']));
+  });
+
+  it("the README's flag table lists every flag of start", async () => {
+    const { startOptions } = await import('../../src/cli/commands/start.ts');
+    const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+    const table = readme.slice(readme.indexOf('| flag | meaning | default |'), readme.indexOf('## Config reference'));
+    for (const flag of Object.keys(startOptions)) expect(table, `--${flag} missing from the README's table`).toMatch(new RegExp(`--${flag}(?![\\w-])`));
   });
 
   it('turns given flags into raw config values, nested where the key is', async () => {
