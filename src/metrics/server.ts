@@ -139,7 +139,7 @@ function nsupRegistry(supervisor: Supervisor, usage: UsageSampler): Registry {
   const workers = () => apps().flatMap((app) => app.workers.filter((r) => r.pid !== null).map((r) => ({ app, r, labels: { app: app.config.name, worker: String(r.slot), generation: String(r.generation) } })));
 
   gauge('nsup_workers_desired', 'Workers each app should have.', ['app'], (g) => apps().forEach((a) => g.set({ app: a.config.name }, a.config.instances)));
-  gauge('nsup_workers_up', 'Slots with a worker up (by the app'\''s readyWhen: listening on every address, ready() called, or running).', ['app'], (g) =>
+  gauge('nsup_workers_up', "Slots with a worker up (by the app's readyWhen: listening on every address, ready() called, or running).", ['app'], (g) =>
     apps().forEach((a) => g.set({ app: a.config.name }, a.slots.filter((_, slot) => supervisor.slotUp(a, slot)).length)),
   );
   gauge('nsup_app_state', 'App state: 1 for the current one.', ['app', 'state'], (g) =>
