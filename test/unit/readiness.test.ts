@@ -61,3 +61,14 @@ describe('readyWhen', () => {
     expect(isReadyNow({ generation: 1, workers: [] }, worker(1, 'ready', [], { readyWhen: 'ready' }))).toBe(true);
   });
 });
+
+describe('listen addresses as the primary records them', () => {
+  it("':port' for any host, 'host:port' for one, a unix socket as its absolute path (not 'app.sock:-1')", async () => {
+    const { formatAddress } = await import('../../src/worker/spawn.ts');
+    expect(formatAddress({ address: '::', port: 3000, addressType: 6 }, '/srv')).toBe(':3000');
+    expect(formatAddress({ address: '0.0.0.0', port: 3000, addressType: 4 }, '/srv')).toBe(':3000');
+    expect(formatAddress({ address: '127.0.0.1', port: 9000, addressType: 4 }, '/srv')).toBe('127.0.0.1:9000');
+    expect(formatAddress({ address: 'app.sock', port: -1, addressType: -1 }, '/srv/app')).toBe('/srv/app/app.sock');
+    expect(formatAddress({ address: '/run/app.sock', port: -1, addressType: -1 }, '/srv/app')).toBe('/run/app.sock');
+  });
+});
