@@ -1,5 +1,6 @@
 // Public entry to run a supervisor in this process (the CLI's `start`, and the library API):
 // logging, control socket, signals, file watchers, usage sampling, around the Supervisor.
+import { NSUP_VERSION } from '../version.ts';
 import type { ResolvedConfig } from '../config/define.ts';
 import { liveSupervisors, request } from '../control/client.ts';
 import { createHandlers } from '../control/handlers.ts';
@@ -14,6 +15,7 @@ import { UsageSampler } from '../metrics/usage.ts';
 import { createNotifier } from '../systemd/notify.ts';
 import type { AppWatcher } from '../watch/watcher.ts';
 import { clusterSpawner } from '../worker/spawn.ts';
+import { removeStaleSockets } from '../worker/stale-sockets.ts';
 import type { AppOpResult, ReloadResult } from './model.ts';
 import { ReloadController, type ConfigSource } from './reload.ts';
 import { installSignals } from './signals.ts';
@@ -60,7 +62,8 @@ export async function startSupervisor(config: ResolvedConfig, options: StartOpti
   const dir = ensureRuntimeDir();
   await refuseDuplicates(config);
   const { logger, output } = createLogging(options.daemon ? { daemonDir: dir, maxLogBytes: options.maxLogBytes ?? null } : {});
-  const supervisor = new Supervisor({ config, logger, output, spawner: clusterSpawner(output) });
+  const spawner = clusterSpawner(output, logger);
+  const supervisor = new Supervisor({ config, logger, output, spawner });
   // systemd Type=notify: READY=1 only once every worker is up, RELOADING=1/READY=1 around
   // reloads, STOPPING=1 when a stop begins. A no-op without NOTIFY_SOCKET.
   const notifier = createNotifier(process.env, { onError: (message) => logger.warn({ event: 'systemd.notify-failed' }, message) });
@@ -77,8 +80,8 @@ export async function startSupervisor(config: ResolvedConfig, options: StartOpti
   await control.listen();
   const removeSignals = installSignals({ supervisor, reloads, logger });
   logger.info(
-    { event: 'supervisor.start', pid: process.pid, node: process.version, config: config.file, apps: config.apps.map((a) => a.name), socket: socketPath(dir, process.pid) },
-    `nsup ${process.version} (pid ${process.pid}) supervising ${config.apps.map((a) => a.name).join(', ')}${config.file ? ` from ${config.file}` : ''}`,
+    { event: 'supervisor.start', version: NSUP_VERSION, pid: process.pid, node: process.version, config: config.file, apps: config.apps.map((a) => a.name), socket: socketPath(dir, process.pid) },
+    `nsup ${NSUP_VERSION} on Node ${process.version} (pid ${process.pid}) supervising ${config.apps.map((a) => a.name).join(', ')}${config.file ? ` from ${config.file}` : ''}`,
   );
   const removeContainment = containErrors(supervisor, logger);
   if (notifier.enabled) {
@@ -88,6 +91,11 @@ export async function startSupervisor(config: ResolvedConfig, options: StartOpti
     supervisor.onStopping(() => void notifier.stopping('draining workers'));
     supervisor.onAppState(() => void notifier.status(upCount()));
   }
+  // A socket file left by a killed supervisor would fail every worker's listen on that path (EADDRINUSE).
+  const removeStaleHook = removeStaleSockets({
+    removed: (path) => logger.warn({ event: 'socket.stale-removed', path }, `removed stale unix socket ${path} (nobody listened on it; left by a process that was killed?) before binding it for a worker`),
+    failed: (path, error) => logger.warn({ event: 'socket.stale-remove-failed', path, err: error }, `cannot remove stale unix socket ${path}: ${error.message}; the workers' listen there will fail: remove it by hand`),
+  });
   supervisor.start();
   // The sampler's figures go through the queue like every other input: maxMemory decisions are the core's.
   const sampler = setInterval(() => {
@@ -111,6 +119,9 @@ export async function startSupervisor(config: ResolvedConfig, options: StartOpti
     }
   }
   const done = supervisor.done.then(async (code) => {
+    // What the workers spawned is stopped too: the primary exits only once it is gone (bounded by killTimeout).
+    await spawner.settle();
+    removeStaleHook();
     removeSignals();
     clearInterval(sampler);
     await Promise.all([control.close(), metrics?.close(), ...watchers.map((w) => w.close())]);

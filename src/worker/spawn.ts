@@ -2,9 +2,13 @@
 // and the real one, a node:cluster worker running the user's script, unmodified, preceded by nsup's
 // worker runtime (graceful drain, the nsup/worker API), its output forwarded line by line.
 import cluster, { type Worker } from 'node:cluster';
+import { resolve } from 'node:path';
 import type { ResolvedApp } from '../config/define.ts';
-import type { Output } from '../log/logger.ts';
+import type { Logger, Output } from '../log/logger.ts';
 import { forwardWorkerOutput } from '../log/worker-output.ts';
+import { isReadyMessage } from '../ipc/protocol.ts';
+import { gateConnections } from './ready-gate.ts';
+import { TOKEN_VAR, TreeReaper } from './descendants.ts';
 
 /** The preload every worker gets before the user's script. */
 const RUNTIME_URL = new URL('./runtime.js', import.meta.url).href;
@@ -44,14 +48,22 @@ export interface SpawnedWorker {
 /** Forks workers; fork() may throw (EAGAIN, ENOMEM): the supervisor counts that as a failed start. */
 export interface Spawner {
   fork(request: SpawnRequest, sink: WorkerSink): SpawnedWorker;
+  /** Resolves once the leftovers of exited workers are gone (the processes they spawned; descendants.ts). */
+  settle(): Promise<void>;
 }
 
 /** The real spawner: node:cluster workers whose output goes to `output` as `[app:id] line`. */
-export function clusterSpawner(output: Output): Spawner {
+export function clusterSpawner(output: Output, logger?: Logger): Spawner {
+  // Whatever a worker spawned is stopped after the worker exits (SIGTERM, SIGKILL after killTimeout).
+  const trees = new TreeReaper();
   return {
+    settle: () => trees.settle(),
     fork(request, sink) {
-      const worker = forkCluster(request);
+      const token = trees.token();
+      const worker = forkCluster(request, token);
       const { app, slot } = request;
+      const pid = worker.process.pid;
+      if (pid !== undefined) trees.track(pid);
       const forwarded = forwardWorkerOutput({
         stdout: worker.process.stdout,
         stderr: worker.process.stderr,
@@ -61,10 +73,16 @@ export function clusterSpawner(output: Output): Spawner {
         output,
       });
       worker.on('online', () => sink.online());
-      worker.on('listening', (address) => sink.listening(formatAddress(address)));
-      worker.on('message', (message) => sink.message(message));
+      worker.on('listening', (address) => sink.listening(formatAddress(address, app.cwd)));
+      // readyWhen 'ready': no connection reaches the worker before it calls ready().
+      const gate = app.readyWhen === 'ready' ? gateConnections(worker.process) : null;
+      worker.on('message', (message) => {
+        if (gate && isReadyMessage(message)) gate.open();
+        sink.message(message);
+      });
       worker.on('error', (error) => sink.error(error));
       worker.once('exit', (code, signal) => {
+        if (pid !== undefined) void trees.reap(pid, token, app.killTimeoutMs, (kill, pids) => logLeftovers(logger, app.name, pid, kill, pids, app.killTimeoutMs));
         const bound = new Promise((resolve) => setTimeout(resolve, OUTPUT_FLUSH_MS).unref());
         void Promise.race([forwarded.closed, bound]).then(() => sink.exit(code, signal, [...forwarded.stderrTail]));
       });
@@ -73,19 +91,24 @@ export function clusterSpawner(output: Output): Spawner {
         connected: () => worker.isConnected(),
         send: (message) => {
           if (!worker.isConnected()) return false;
+          // Once a drain is asked the tree is recorded: a child that scrubbed its env is found by its ppid.
+          if (pid !== undefined && (message as { type?: unknown } | null)?.type === 'shutdown') trees.snapshot(pid);
           // worker.send() also returns false when its backlog is full (and still delivers), so only a
           // closed channel counts as not sent; send errors surface on the worker's 'error' event.
           worker.send(message as never);
           return true;
         },
-        kill: (signal) => void worker.process.kill(signal),
+        kill: (signal) => {
+          if (pid !== undefined) trees.snapshot(pid);
+          worker.process.kill(signal);
+        },
       };
     },
   };
 }
 
 /** Fork a worker with NSUP_APP, NSUP_WORKER_ID and NODE_APP_INSTANCE (the stable slot) in its env. */
-function forkCluster({ app, slot, generation }: SpawnRequest): Worker {
+function forkCluster({ app, slot, generation }: SpawnRequest, token: string): Worker {
   // setupPrimary settings apply to the next fork only; several apps share the one cluster module.
   cluster.setupPrimary({
     exec: app.script,
@@ -101,6 +124,8 @@ function forkCluster({ app, slot, generation }: SpawnRequest): Worker {
     NSUP_WORKER_ID: String(slot),
     NODE_APP_INSTANCE: String(slot),
     NSUP_GENERATION: String(generation),
+    // Inherited by everything the worker spawns: how its leftovers are found after it exits.
+    [TOKEN_VAR]: token,
     NSUP_KILL_TIMEOUT: String(app.killTimeoutMs),
     NSUP_KILL_SIGNAL: app.killSignal,
     // Node removes NODE_CHANNEL_SERIALIZATION_MODE before user code runs; the worker's size and type checks need it.
@@ -112,12 +137,23 @@ function forkCluster({ app, slot, generation }: SpawnRequest): Worker {
   });
 }
 
+/** One log line per round of signals to a worker's leftovers. */
+function logLeftovers(logger: Logger | undefined, app: string, pid: number, signal: 'SIGTERM' | 'SIGKILL', pids: number[], killTimeoutMs: number): void {
+  const what = `${pids.length} process${pids.length === 1 ? '' : 'es'} (pid ${pids.join(', ')})`;
+  const message = signal === 'SIGTERM'
+    ? `${app}: worker pid ${pid} exited and left ${what} running: SIGTERM`
+    : `${app}: ${what} left by worker pid ${pid} still running ${killTimeoutMs}ms after SIGTERM (killTimeout): SIGKILL`;
+  logger?.[signal === 'SIGTERM' ? 'info' : 'warn']({ event: 'worker.leftovers', app, pid, signal, pids }, message);
+}
+
 /** How often a worker reports its event loop alive: a few beats per heartbeatTimeout. */
 export function heartbeatInterval(timeoutMs: number): number {
   return Math.max(50, Math.min(1000, Math.floor(timeoutMs / 4)));
 }
 
-function formatAddress(address: { address?: string | null; port?: number; addressType?: number | string }): string {
+/** ':3000' (any host), 'host:3000', or a unix socket's absolute path (cluster reports those as addressType -1). */
+export function formatAddress(address: { address?: string | null; port?: number; addressType?: number | string }, cwd: string): string {
+  if (address.addressType === -1 && typeof address.address === 'string') return resolve(cwd, address.address);
   const host = address.address && address.address !== '::' && address.address !== '0.0.0.0' ? address.address : '';
   return `${host}:${address.port ?? '?'}`;
 }

@@ -134,6 +134,8 @@ export class FakeCluster implements Spawner {
     if (crashes) after(10, () => this.exit(proc, 1, null, ['Error: cannot boot (simulated)']));
     else if (code === 'good') after(20, () => !proc.draining && sink.listening(':3000'));
     else if (code === 'slow') after(3000, () => !proc.draining && sink.listening(':3000'));
+    // A second (public) port a little later: a worker is up only once it listens on both.
+    if (!crashes && request.app.env.PORTS === '2' && (code === 'good' || code === 'slow')) after(code === 'slow' ? 3005 : 25, () => !proc.draining && sink.listening(':9001'));
     if (!crashes && request.app.readyWhen === 'ready') after(code === 'slow' ? 3010 : 30, () => !proc.draining && code !== 'never' && sink.message({ nsup: 1, type: 'ready' }));
     if (request.app.heartbeatTimeoutMs !== null) this.beat(proc, Math.max(50, Math.floor(request.app.heartbeatTimeoutMs / 4)));
     return {
@@ -151,6 +153,11 @@ export class FakeCluster implements Spawner {
         else this.drain(proc);
       },
     };
+  }
+
+  /** Fake workers spawn nothing, so nothing is ever left to wait for. */
+  settle(): Promise<void> {
+    return Promise.resolve();
   }
 
   /** Live processes. */

@@ -2,11 +2,11 @@
 // last stderr lines to explainExit, as the supervisor does with a worker's stderr tail.
 
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { once } from 'node:events';
 import { createServer, type AddressInfo, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { STDERR_TAIL } from '../../src/log/worker-output.ts';
 import { explainExit } from '../../src/supervisor/explain-exit.ts';
@@ -58,6 +58,8 @@ describe('explainExit with real Node stderr', () => {
     name: string;
     file: string;
     source: () => string;
+    /** Other files the script needs, by name. */
+    files?: Record<string, string>;
     code?: number | null;
     signal?: string | null;
     contains: (file: string) => string[];
@@ -91,7 +93,121 @@ describe('explainExit with real Node stderr', () => {
       file: 'missing-pkg.mjs',
       source: () => "import 'nsup-no-such-package';\n",
       code: 1,
-      contains: (file) => ["cannot find module 'nsup-no-such-package'", `imported from ${file}`],
+      contains: (file) => ["cannot find package 'nsup-no-such-package'", `imported from ${file}`, 'npm install'],
+    },
+    {
+      name: 'ESM import of a missing scoped package',
+      file: 'missing-scoped.mjs',
+      source: () => "import '@nsup-no-such-scope/pkg/sub';\n",
+      code: 1,
+      contains: () => ["cannot find package '@nsup-no-such-scope/pkg'", 'npm install'],
+    },
+    {
+      // Node adds "Did you mean to import "./util.js"?" when the file exists with that extension.
+      name: 'extensionless relative ESM import of a JavaScript file (issue 11)',
+      file: 'ext-js.mjs',
+      files: { 'util.js': 'export const u = 1;\n' },
+      source: () => "import { u } from './util';\nconsole.log(u);\n",
+      code: 1,
+      contains: (file) => [`cannot find module '${join(dir, 'util')}'`, `imported from ${file}`, "add the file extension: import './util.js'"],
+      not: ['npm install'],
+    },
+    {
+      name: 'extensionless relative ESM import of a file in a subfolder',
+      file: 'ext-sub.mjs',
+      files: { 'lib/helper.js': 'export const h = 1;\n' },
+      source: () => "import { h } from './lib/helper';\nconsole.log(h);\n",
+      code: 1,
+      contains: () => ["import './lib/helper.js'"],
+      not: ['npm install'],
+    },
+    {
+      // From a .ts file Node gives no hint even when helper.ts exists.
+      name: 'extensionless relative import in a TypeScript app (issue 11)',
+      file: 'ext-ts.ts',
+      files: { 'helper.ts': 'export const v: number = 1;\n' },
+      source: () => "import { v } from './helper';\nconsole.log(v);\n",
+      code: 1,
+      contains: () => ["'./helper.ts'", "'./helper.js' for a JavaScript file", 'need the file extension'],
+      not: ['npm install'],
+    },
+    {
+      name: 'ESM import of a directory',
+      file: 'dir-import.mjs',
+      files: { 'somedir/index.js': 'export {};\n' },
+      source: () => "import './somedir';\n",
+      code: 1,
+      contains: () => [`cannot import directory '${join(dir, 'somedir')}'`, "import './somedir/index.js'"],
+    },
+    {
+      name: 'CommonJS require of a missing relative file',
+      file: 'missing-rel.cjs',
+      source: () => "require('./nope');\n",
+      code: 1,
+      contains: () => ["cannot find module './nope'", 'check the path'],
+      not: ['npm install'],
+    },
+    {
+      // Type stripping: V8 stops at the '@' ("Invalid or unexpected token").
+      name: 'a TypeScript class decorator under type stripping (issue 11)',
+      file: 'decorator.ts',
+      source: () => 'function log(target: unknown, _context: unknown) { return target; }\n\n@log\nclass A {}\nconsole.log(A);\n',
+      code: 1,
+      contains: (file) => [`${file}:3 uses a decorator`, 'needs a build step (tsc) or a loader', 'Node strips types but does not transform decorators', 'tsc', "nodeArgs: ['--import', 'tsx']"],
+      not: ['syntax error'],
+    },
+    {
+      name: 'a NestJS-style parameter decorator in an ES module (issue 11)',
+      file: 'param-decorator.mts',
+      source: () => "export class C {\n  get(@Param('id') id: string) { return id; }\n}\nfunction Param(_n: string) { return (..._a: unknown[]) => {}; }\n",
+      code: 1,
+      contains: (file) => [`${file}:2 uses a decorator`, 'needs a build step (tsc) or a loader'],
+      not: ['file://'],
+    },
+    {
+      name: 'a decorator after export',
+      file: 'export-decorator.ts',
+      source: () => "const x: string = 'a';\nexport @Dec() class C {}\nfunction Dec() { return (t: unknown) => t; }\n",
+      code: 1,
+      contains: (file) => [`${file}:2 uses a decorator`],
+    },
+    {
+      name: 'a TypeScript enum under type stripping (issue 11)',
+      file: 'enum.ts',
+      source: () => 'const a: number = 1;\nenum Color { Red, Green }\nconsole.log(Color.Red, a);\n',
+      code: 1,
+      contains: (file) => [`${file}:2 uses a TypeScript enum`, 'needs a build step (tsc) or a loader', "nodeArgs: ['--import', 'tsx']", '--experimental-transform-types'],
+      not: ['syntax error', 'exited with code'],
+    },
+    {
+      name: 'a TypeScript parameter property under type stripping',
+      file: 'param-prop.ts',
+      source: () => "class Svc {\n  constructor(private readonly name: string) {}\n}\nconsole.log(new Svc('x'));\n",
+      code: 1,
+      contains: (file) => [`${file}:2 uses a TypeScript parameter property`, 'needs a build step (tsc) or a loader'],
+    },
+    {
+      name: 'a TypeScript namespace under type stripping',
+      file: 'namespace.ts',
+      source: () => 'namespace Foo { export const x = 1; }\nconsole.log(Foo.x);\n',
+      code: 1,
+      contains: (file) => [`${file}:1 uses a TypeScript namespace declaration`, 'needs a build step (tsc) or a loader'],
+    },
+    {
+      name: 'a decorator in a JavaScript file',
+      file: 'decorator.mjs',
+      source: () => 'function log(t) { return t; }\n@log\nclass A {}\n',
+      code: 1,
+      contains: (file) => [`${file}:2 uses a decorator`, 'compile the app'],
+      not: ['tsx'],
+    },
+    {
+      name: 'a TypeScript file with a plain syntax error stays a syntax error',
+      file: 'broken.ts',
+      source: () => 'const a: number = 1;\nconst x = ;\n',
+      code: 1,
+      contains: (file) => [`syntax error in ${file}:2`],
+      not: ['decorator', 'build step'],
     },
     {
       name: 'ESM import of a missing relative file',
@@ -162,7 +278,11 @@ describe('explainExit with real Node stderr', () => {
     },
   ];
 
-  it.each(matrix)('$name', ({ file, source, code, signal, contains, not = [] }) => {
+  it.each(matrix)('$name', ({ file, source, files = {}, code, signal, contains, not = [] }) => {
+    for (const [name, text] of Object.entries(files)) {
+      mkdirSync(dirname(join(dir, name)), { recursive: true });
+      writeFileSync(join(dir, name), text);
+    }
     const run = runScript(file, source());
     if (code !== undefined) expect(run.code).toBe(code);
     expect(run.signal).toBe(signal ?? null);
@@ -178,9 +298,7 @@ describe('explainExit with real Node stderr', () => {
     expect(explainTail(run)).toBe(`syntax error in ${join(dir, 'syntax2.cjs')}:3: Unexpected token ';'`);
   });
 
-  // KNOWN BUG (minor): for ESM, Node names the file as a file:// URL, percent-encoded; the reason strips
-  // 'file://' but does not decode, so a space shows as %20. Fix: url.fileURLToPath() when the name starts
-  // with file://. When fixed, remove `.fails`.
+  // Regression: for ESM, Node names the file as a percent-encoded file:// URL (a space is %20).
   it('an ESM syntax error in a path with a space shows the real path', () => {
     const run = runScript('with space.mjs', 'const x = ;\n');
     expect(explainTail(run)).toBe(`syntax error in ${join(dir, 'with space.mjs')}:1: Unexpected token ';'`);
@@ -214,6 +332,65 @@ describe('explainExit with real Node stderr', () => {
     expect(run.code).toBe(1);
     expect(run.lines).toContain(`Error: bind EADDRINUSE null:${port}`);
     expect(explainTail(run)).toContain(`port ${port} is already in use (EADDRINUSE)`);
+  });
+});
+
+describe('explainExit for unix sockets (issue 11)', () => {
+  let holder: Server;
+  let sock: string;
+
+  beforeAll(async () => {
+    sock = join(dir, 'held.sock');
+    holder = createServer();
+    holder.listen(sock);
+    await once(holder, 'listening');
+  });
+
+  afterAll(async () => {
+    holder.close();
+    await once(holder, 'close');
+  });
+
+  const inUse = () => `unix socket ${sock} is in use (EADDRINUSE): another process listens there; stop it or give the app another socket path (if nothing listens, remove the file)`;
+
+  it('EADDRINUSE on a socket path in a plain process names the path, not a port', () => {
+    const run = runScript('listen-sock.cjs', `require('node:http').createServer().listen(${JSON.stringify(sock)});\n`);
+    expect(run.lines).toContain(`Error: listen EADDRINUSE: address already in use ${sock}`);
+    expect(explainTail(run)).toBe(inUse());
+  });
+
+  it('EADDRINUSE on a socket path in a cluster worker ("bind EADDRINUSE <path>") names the path', () => {
+    const run = runScript(
+      'cluster-sock.cjs',
+      [
+        "const cluster = require('node:cluster');",
+        'if (cluster.isPrimary) {',
+        "  cluster.setupPrimary({ stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });",
+        "  cluster.fork().on('exit', (code) => process.exit(code ?? 1));",
+        '} else {',
+        `  require('node:http').createServer().listen(${JSON.stringify(sock)});`,
+        '}',
+        '',
+      ].join('\n'),
+    );
+    expect(run.lines).toContain(`Error: bind EADDRINUSE ${sock}`);
+    expect(explainTail(run)).toBe(inUse());
+  });
+
+  it('a socket path with a space is named whole', () => {
+    const stderr = ['Error: bind EADDRINUSE /srv/my app/app.sock', "  code: 'EADDRINUSE',"];
+    expect(explainExit({ code: 1, signal: null, stderr })).toContain('unix socket /srv/my app/app.sock is in use');
+  });
+
+  it('EACCES on a socket path names the path', () => {
+    const stderr = ['Error: listen EACCES: permission denied /var/run/app.sock'];
+    expect(explainExit({ code: 1, signal: null, stderr })).toBe("no permission to create unix socket /var/run/app.sock (EACCES): use a directory the app's user may write to");
+  });
+
+  it('ports are still ports', () => {
+    for (const line of ['Error: bind EADDRINUSE null:3000', 'Error: listen EADDRINUSE: address already in use :::3000', 'Error: listen EADDRINUSE: address already in use 127.0.0.1:3000']) {
+      expect(explainExit({ code: 1, signal: null, stderr: [line] })).toMatch(/^port 3000 is already in use/);
+    }
   });
 });
 

@@ -1,0 +1,68 @@
+// Which unix socket paths are in use, from Linux /proc/net/unix. A socket file by itself says
+// nothing: one left by a killed process looks the same as a live one, but only a live one has a
+// kernel socket bound to its name. Used by the worker (an app's unlink of a live socket is skipped)
+// and the primary (a stale file is removed before a bind).
+import { readFileSync, readlinkSync } from 'node:fs';
+import { isAbsolute, resolve, sep } from 'node:path';
+
+// Flags 00010000 is __SO_ACCEPTCON (listen() was called); St 01 is SS_UNCONNECTED.
+const ACCEPTCON = 0x10000;
+const UNCONNECTED = 1;
+
+/** A named socket of /proc/net/unix. */
+export interface BoundSocket {
+  path: string;
+  /** listen() was called (Flags __SO_ACCEPTCON, St SS_UNCONNECTED). */
+  listening: boolean;
+}
+
+/** The named sockets of a /proc/net/unix text; abstract names (@…) left out. */
+export function parseSockets(text: string): BoundSocket[] {
+  const sockets: BoundSocket[] = [];
+  for (const line of text.split('\n').slice(1)) {
+    // "Num: RefCount Protocol Flags Type St Inode Path": the path, if any, is the rest of the line.
+    const match = /^\s*[0-9a-fA-F]+:\s+[0-9a-fA-F]+\s+[0-9a-fA-F]+\s+([0-9a-fA-F]+)\s+[0-9a-fA-F]+\s+([0-9a-fA-F]+)\s+\d+ (.+)$/.exec(line);
+    if (!match) continue;
+    const [, flags, state, path] = match;
+    if (path!.startsWith('@')) continue;
+    sockets.push({ path: path!, listening: (parseInt(flags!, 16) & ACCEPTCON) !== 0 && parseInt(state!, 16) === UNCONNECTED });
+  }
+  return sockets;
+}
+
+/**
+ * Whether `path` (absolute) is among the socket names. A name is as bound: a relative one is
+ * relative to its binder's cwd (the cluster primary binds the shorter of the relative and absolute
+ * path), so it matches when it resolves to `path` from one of `cwds`, or is a plain suffix of it.
+ */
+export function matchesName(path: string, listening: readonly string[], cwds: readonly string[]): boolean {
+  return listening.some((name) => {
+    if (isAbsolute(name)) return name === path;
+    if (cwds.some((cwd) => resolve(cwd, name) === path)) return true;
+    return !name.split('/').includes('..') && path.endsWith(sep + name);
+  });
+}
+
+/**
+ * Whether the unix socket at `path` is in use: some process listens on it, or has bound it and is
+ * about to listen (the primary binds, then listens: a worker's unlink in between must not count it
+ * stale). Per /proc/net/unix; null when unknown (not Linux).
+ */
+export function isInUse(path: string, cwds: readonly string[] = [process.cwd()]): boolean | null {
+  let text: string;
+  try {
+    text = readFileSync('/proc/net/unix', 'latin1');
+  } catch {
+    return null;
+  }
+  return matchesName(resolve(path), parseSockets(text).map((socket) => socket.path), cwds);
+}
+
+/** The cwd of another process (the cluster primary's, for names it bound relative to it); null if unreadable. */
+export function cwdOf(pid: number): string | null {
+  try {
+    return readlinkSync(`/proc/${pid}/cwd`);
+  } catch {
+    return null;
+  }
+}

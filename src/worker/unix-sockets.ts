@@ -1,0 +1,113 @@
+// Inside a cluster worker: the usual "remove the stale socket, then listen" app code
+// (`fs.unlinkSync(path)`, `fs.rmSync(path, { force: true })`, `fs.promises.unlink(path)`) would
+// delete the socket the primary already bound and shares with every worker: the first worker's
+// listen made the primary bind it, the second worker's unlink removes it, and no client can
+// connect again while every worker looks fine. So removing a path that is a unix socket some
+// process listens on (per /proc/net/unix; or has just bound, about to listen) succeeds without
+// doing anything; a stale socket file (no process has it) or any other file is removed as asked,
+// and a missing path fails (or succeeds, under rm's force) as it would, without a removal syscall
+// that could race the primary's bind. Linux only: elsewhere nothing is patched.
+// Imported for its effect by runtime.ts, before the user's script runs.
+import cluster from 'node:cluster';
+import fs from 'node:fs';
+import { syncBuiltinESMExports } from 'node:module';
+import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { cwdOf, isInUse } from './unix-listeners.ts';
+
+// Once per process, even when two copies of nsup are loaded (the CLI's preload and the app's own).
+const INSTALLED_KEY = Symbol.for('nsup.worker.unixSocketsGuard');
+const globals = globalThis as { [INSTALLED_KEY]?: boolean };
+
+if (cluster.isWorker && typeof process.env.NSUP_APP === 'string' && process.platform === 'linux' && !globals[INSTALLED_KEY]) {
+  globals[INSTALLED_KEY] = true;
+  install();
+}
+
+/** Whether removing `target` must be skipped: it is a unix socket that some process listens on (or is binding). */
+export function isLiveSocket(target: unknown): boolean {
+  return check(target, 'unlink', false) === LIVE;
+}
+
+// What a removal finds: a live socket (skip it), nothing (the error the original would give, or
+// success under rm's force), or something to remove (the original runs).
+const LIVE = Symbol('live');
+type Found = typeof LIVE | NodeJS.ErrnoException | 'absent-ok' | null;
+
+function check(target: unknown, syscall: 'unlink' | 'lstat', force: boolean): Found {
+  const path = pathOf(target);
+  if (path === null) return null;
+  let isSocket: boolean;
+  try {
+    isSocket = fs.lstatSync(path).isSocket();
+  } catch (error) {
+    // Nothing there: answer without the removal syscall. Between this lstat and an unlink the
+    // primary may bind the socket for another worker's listen, and the unlink would take it away.
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') return null;
+    return force ? 'absent-ok' : missing(syscall, path);
+  }
+  // Only a socket costs the /proc read: every other removal goes straight through.
+  if (!isSocket) return null;
+  // The primary binds the path relative to its own cwd when that is shorter (node:cluster).
+  const primaryCwd = cwdOf(process.ppid);
+  return isInUse(resolve(path), primaryCwd ? [process.cwd(), primaryCwd] : [process.cwd()]) === true ? LIVE : null;
+}
+
+/** The error Node gives for a missing path (unlink names the unlink syscall, rm its lstat). */
+function missing(syscall: 'unlink' | 'lstat', path: string): NodeJS.ErrnoException {
+  return Object.assign(new Error(`ENOENT: no such file or directory, ${syscall} '${path}'`), { errno: -2, code: 'ENOENT', syscall, path });
+}
+
+function isForce(options: unknown): boolean {
+  return typeof options === 'object' && options !== null && (options as fs.RmOptions).force === true;
+}
+
+function install(): void {
+  const promises = fs.promises;
+  const original = { unlink: fs.unlink, unlinkSync: fs.unlinkSync, rm: fs.rm, rmSync: fs.rmSync, unlinkAsync: promises.unlink, rmAsync: promises.rm };
+  const settle = (found: Found, callback: fs.NoParamCallback) => void process.nextTick(callback, found instanceof Error ? found : null);
+  // The same names and arity as the originals: some libraries check fn.length or print the name.
+  fs.unlinkSync = function unlinkSync(path: fs.PathLike): void {
+    const found = check(path, 'unlink', false);
+    if (found instanceof Error) throw found;
+    if (found !== null) return;
+    return original.unlinkSync.apply(fs, arguments as unknown as [fs.PathLike]);
+  };
+  fs.rmSync = function rmSync(path: fs.PathLike, options?: fs.RmOptions): void {
+    const found = check(path, 'lstat', isForce(options));
+    if (found instanceof Error) throw found;
+    if (found !== null) return;
+    return original.rmSync.apply(fs, arguments as unknown as [fs.PathLike, fs.RmOptions?]);
+  };
+  fs.unlink = function unlink(path: fs.PathLike, callback: fs.NoParamCallback): void {
+    const found = typeof callback === 'function' ? check(path, 'unlink', false) : null;
+    if (found !== null) return settle(found, callback);
+    return original.unlink.apply(fs, arguments as unknown as [fs.PathLike, fs.NoParamCallback]);
+  } as typeof fs.unlink;
+  fs.rm = function rm(path: fs.PathLike, options: fs.RmOptions | fs.NoParamCallback, callback?: fs.NoParamCallback): void {
+    const done = typeof options === 'function' ? options : callback;
+    const found = typeof done === 'function' ? check(path, 'lstat', isForce(options)) : null;
+    if (found !== null) return settle(found, done!);
+    return (original.rm as (...args: unknown[]) => void).apply(fs, [...arguments]);
+  } as typeof fs.rm;
+  promises.unlink = function unlink(path: fs.PathLike): Promise<void> {
+    const found = check(path, 'unlink', false);
+    if (found !== null) return found instanceof Error ? Promise.reject(found) : Promise.resolve();
+    return original.unlinkAsync.apply(promises, arguments as unknown as [fs.PathLike]);
+  };
+  promises.rm = function rm(path: fs.PathLike, options?: fs.RmOptions): Promise<void> {
+    const found = check(path, 'lstat', isForce(options));
+    if (found !== null) return found instanceof Error ? Promise.reject(found) : Promise.resolve();
+    return original.rmAsync.apply(promises, arguments as unknown as [fs.PathLike, fs.RmOptions?]);
+  };
+  // ESM named imports (`import { unlinkSync } from 'node:fs'`) are bound to the exports as they
+  // were when first imported: this makes them see the patched functions.
+  syncBuiltinESMExports();
+}
+
+function pathOf(target: unknown): string | null {
+  if (typeof target === 'string') return target;
+  if (target instanceof URL) return target.protocol === 'file:' ? fileURLToPath(target) : null;
+  if (Buffer.isBuffer(target)) return target.toString();
+  return null;
+}
