@@ -1,12 +1,13 @@
 // Public `nsup/worker` API for code running inside a worker. Importing it outside nsup is safe:
-// send/broadcast do nothing, on() returns a no-op unsubscribe, request() rejects.
-import { addShutdownHook, channel, underNsup } from './worker/runtime.ts';
-import { IPC_ERROR, NSUP_IPC, ipcError, type RequestTarget, type Target } from './ipc/protocol.ts';
+// onDrain/onShutdown hooks never run, send/broadcast do nothing, on() returns a no-op
+// unsubscribe, request() rejects.
+import { addDrainHook, addShutdownHook, channel, underNsup } from './worker/runtime.ts';
+import { IPC_ERROR, NSUP_IPC, ipcError, type DrainReason, type RequestTarget, type Target } from './ipc/protocol.ts';
 import type { Handler, RequestOptions } from './ipc/channel.ts';
 
 /** Types of the messaging API: handlers, the sender they learn about, targets, request options. */
 export type { Handler, RequestOptions, Sender } from './ipc/channel.ts';
-export type { RequestTarget, Target } from './ipc/protocol.ts';
+export type { DrainReason, RequestTarget, Target } from './ipc/protocol.ts';
 /** The `code` of each error messaging raises (e.g. `IPC_ERROR.timeout`), and the 1 MiB data limit. */
 export { IPC_ERROR } from './ipc/protocol.ts';
 export { MAX_DATA_BYTES } from './ipc/payload.ts';
@@ -22,7 +23,23 @@ export function ready(): void {
   if (underNsup && process.connected) process.send?.({ nsup: NSUP_IPC, type: 'ready' });
 }
 
-/** Run `fn` before this worker exits on a drain (stop or reload), within the kill timeout. */
+/**
+ * Run `fn` when this worker starts to drain (`reason`: 'reload', 'stop', 'scale' or 'replace'),
+ * right after it stopped accepting: the place to close the app's own long-lived connections its
+ * own way (WebSockets with its own close code, streams with a final event). Every onDrain hook
+ * runs at once and together they get about 1 s; then nsup closes the WebSockets still open
+ * (1012 on a reload, scale-down or replacement, 1001 on a stop) and ends the SSE streams.
+ */
+export function onDrain(fn: (reason: DrainReason) => void | Promise<void>): void {
+  addDrainHook(fn);
+}
+
+/**
+ * Run `fn` before this worker exits on a drain (stop or reload): after its connections are
+ * drained, before the app's own listeners for killSignal (SIGTERM by default) run. The hooks run
+ * one after another within the rest of the kill timeout (at most half of it when the app has
+ * such listeners).
+ */
 export function onShutdown(fn: () => void | Promise<void>): void {
   addShutdownHook(fn);
 }

@@ -1,0 +1,114 @@
+// The stop contract inside a worker, one order for every drain (stop, reload, scale-down,
+// replacement; DESIGN.md "The stop contract"):
+//   1. stop accepting; keep-alive clients get `Connection: close`; onDrain hooks (about 1 s at most)
+//   2. WebSockets get a close frame (1012, or 1001 on stop) and are destroyed after a short
+//      handshake grace; SSE streams are ended; in-flight HTTP requests finish
+//   3. onShutdown hooks, then the app's own listeners for killSignal, with the rest of killTimeout
+//   4. exit once they are done; or, when a listener cleans up on callbacks nsup cannot see,
+//      disconnect and let the process end by itself (the primary SIGKILLs it at killTimeout)
+import cluster from 'node:cluster';
+import type { DrainReason } from '../ipc/protocol.ts';
+import { appListenerCount, runAppListeners, type StopSignal } from './app-signals.ts';
+import { closeIdle, inFlight, lastActivity, sockets, stopAccepting } from './connections.ts';
+import { runDrainHooks, runShutdownHooks } from './hooks.ts';
+import { endEventStreams } from './sse.ts';
+import { sleep, within } from './time.ts';
+import { closeWebSockets, destroyWebSockets, upgraded } from './websockets.ts';
+
+/** What a drain is told: its time (the primary SIGKILLs at its end), why, and which listeners to run. */
+export interface DrainRequest {
+  timeoutMs: number;
+  reason: DrainReason;
+  killSignal: StopSignal;
+}
+
+/** Where the drain is: not started, steps 1-2 (connections), or step 3-4 (the app's listeners were called). */
+export type DrainPhase = 'serving' | 'draining' | 'app';
+
+// How long before the primary's SIGKILL the worker means to be gone (exit and flush take time).
+const EXIT_MARGIN_MS = 100;
+// The onDrain hooks' total bound: they close the app's own long-lived connections, which takes a
+// round trip, and the WebSockets nsup closes after them should get their close frame within ~1 s.
+const DRAIN_HOOKS_MS = 1000;
+// How long idle keep-alive sockets get to send one more request (answered with
+// `Connection: close`) before they are closed: closing them at once races a client
+// that is sending on them right then (ECONNRESET), see nodejs/node#40071 and PM2 #2729.
+const IDLE_GRACE_MS = 500;
+// How long a WebSocket client gets to answer nsup's close frame before its socket is destroyed.
+const WS_CLOSE_GRACE_MS = 1000;
+const POLL_MS = 20;
+
+let phase: DrainPhase = 'serving';
+
+/** Where this worker's drain is. */
+export function drainPhase(): DrainPhase {
+  return phase;
+}
+
+/**
+ * The part of killTimeout that step 3 (the app's listeners and onShutdown hooks) always gets:
+ * max(1 s, 30 %), but never more than half, so that connections get the other half of a short
+ * killTimeout. Steps 1-2 may use the rest; what they leave unused goes to step 3 as well.
+ * 5 s → 1.5 s, 8 s → 2.4 s, 30 s → 9 s, 1.5 s → 750 ms.
+ */
+export function appShare(timeoutMs: number): number {
+  return Math.min(Math.max(1000, 0.3 * timeoutMs), 0.5 * timeoutMs);
+}
+
+/** Run the stop contract to its end: the process exits, or is left to end by itself. */
+export async function runDrain({ timeoutMs, reason, killSignal }: DrainRequest): Promise<void> {
+  const start = Date.now();
+  const end = start + Math.max(0, timeoutMs - EXIT_MARGIN_MS);
+  const connectionsEnd = end - appShare(timeoutMs);
+  phase = 'draining';
+
+  // 1. Nothing new comes in; the app closes its own long-lived resources its own way.
+  stopAccepting();
+  await runDrainHooks(reason, Math.min(start + DRAIN_HOOKS_MS, connectionsEnd));
+
+  // 2. What the app left open closes gracefully while in-flight requests finish.
+  closeWebSockets(reason);
+  endEventStreams();
+  await settleConnections(connectionsEnd);
+
+  // 3. The app's own shutdown code. onShutdown hooks first: they are nsup's promise to run before
+  // exit, and an app's listener often ends in process.exit(). With app listeners, the hooks get at
+  // most half of what is left, so the listeners always get the other half.
+  const listeners = appListenerCount(killSignal);
+  await runShutdownHooks(listeners > 0 ? Date.now() + (end - Date.now()) / 2 : end);
+  if (listeners === 0) process.exit(0);
+  phase = 'app';
+  const run = runAppListeners(killSignal);
+  const settled = await within(run.done, end - Date.now());
+
+  // 4. An app listener that calls process.exit() ended everything above already.
+  if (!run.sync) {
+    if (!settled) console.error(`nsup: the app's ${killSignal} listener did not finish within killTimeout (${timeoutMs} ms); exiting now`);
+    process.exit(run.failed() ? 1 : 0);
+  }
+  // A listener returned without a promise (`process.on('SIGTERM', () => server.close(() =>
+  // pool.end()))`, the Express docs idiom): its cleanup runs on callbacks, and it relies on the
+  // process ending once its event loop is empty. Disconnecting marks the exit as intended
+  // (exitedAfterDisconnect), so Node's cluster does not force an exit; nothing of nsup's keeps
+  // the loop alive from here on.
+  if (process.connected) cluster.worker?.disconnect();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Helpers
+
+/** Wait for in-flight requests and WebSocket close handshakes (bounded), then close what is left. */
+async function settleConnections(until: number): Promise<void> {
+  const wsGraceEnd = Date.now() + WS_CLOSE_GRACE_MS;
+  while (Date.now() < until) {
+    // A keep-alive client may open a stream during the idle grace: it ends too.
+    endEventStreams();
+    const now = Date.now();
+    const requestsDone = inFlight.size === 0 && (sockets.size <= upgraded.size || now - lastActivity() >= IDLE_GRACE_MS);
+    const websocketsDone = upgraded.size === 0 || now >= wsGraceEnd;
+    if (requestsDone && websocketsDone) break;
+    await sleep(Math.min(POLL_MS, Math.max(1, until - now)));
+  }
+  destroyWebSockets();
+  closeIdle();
+}

@@ -1,0 +1,35 @@
+// This worker's open connections by kind, sent to the primary for status when they changed. The
+// counts come from the tables the drain keeps anyway: nothing is allocated per request for them.
+import { NSUP_IPC, type ConnectionsMessage } from '../ipc/protocol.ts';
+import { httpSocketCount, inFlight } from './connections.ts';
+import { eventStreamCount } from './sse.ts';
+import { upgraded } from './websockets.ts';
+
+// At most one report a second: status is read by people, and IPC is shared with the app.
+const REPORT_MS = 1000;
+
+/** The counts right now. */
+export function connectionCounts(): Omit<ConnectionsMessage, 'nsup' | 'type'> {
+  const stream = eventStreamCount();
+  const websocket = upgraded.size;
+  return {
+    inFlight: inFlight.size - stream,
+    // Open HTTP connections without a request in progress (an upgraded one is no longer HTTP).
+    keepAlive: Math.max(0, httpSocketCount() - websocket - inFlight.size),
+    websocket,
+    stream,
+  };
+}
+
+/** Send `connections` to the primary once, then whenever the counts changed, checked once a second; never keeps the worker alive. */
+export function reportConnections(): void {
+  // The first check always reports (an idle worker shows 0, not "no report yet").
+  let last: ReturnType<typeof connectionCounts> | null = null;
+  setInterval(() => {
+    if (!process.connected) return;
+    const counts = connectionCounts();
+    if (last && counts.inFlight === last.inFlight && counts.keepAlive === last.keepAlive && counts.websocket === last.websocket && counts.stream === last.stream) return;
+    last = counts;
+    process.send?.({ nsup: NSUP_IPC, type: 'connections', ...counts } satisfies ConnectionsMessage);
+  }, REPORT_MS).unref();
+}
