@@ -43,6 +43,20 @@ export interface ConnectionsMessage {
   stream: number;
 }
 
+/**
+ * Worker → primary: its drain ran and the app's shutdown listeners returned without a promise; it
+ * disconnects now and is left to end by itself (a SIGKILL at killTimeout then says why).
+ */
+export interface ShutdownDoneMessage {
+  nsup: typeof NSUP_IPC;
+  type: 'shutdown-done';
+}
+
+/** Whether a worker's message says its shutdown code ran and it waits for its event loop to empty. */
+export function isShutdownDone(message: unknown): message is ShutdownDoneMessage {
+  return isInternal(message) && (message as { type: string }).type === 'shutdown-done';
+}
+
 /** Whether a worker's message reports its connection counts. */
 export function isConnectionsMessage(message: unknown): message is ConnectionsMessage {
   return isInternal(message) && (message as { type: string }).type === 'connections';

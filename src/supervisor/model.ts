@@ -32,6 +32,8 @@ export interface WorkerModel {
   slowWarned: boolean;
   /** Observed: its open connections by kind, as the worker last reported them. */
   connections: ConnectionCounts | null;
+  /** Observed: its drain and the app's shutdown listeners ran; it waits for its event loop to empty. */
+  shutdownDone: boolean;
   /** Observed: the last event-loop heartbeat. */
   lastHeartbeat: number | null;
   /** Observed: resident memory at the last usage sample. */

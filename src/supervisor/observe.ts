@@ -1,7 +1,7 @@
 // Recording facts: each event writes what happened into the table (a worker listened, exited, sent
 // a heartbeat; a reload or a stop was asked for) and decides nothing. reconcile.ts decides.
 import type { Logger } from '../log/logger.ts';
-import { isConnectionsMessage, isHeartbeat, isReadyMessage, type ConnectionsMessage } from '../ipc/protocol.ts';
+import { isConnectionsMessage, isHeartbeat, isReadyMessage, isShutdownDone, type ConnectionsMessage } from '../ipc/protocol.ts';
 import type { SupervisorEvent } from './events.ts';
 import { explainExit } from './explain-exit.ts';
 import { displayState, label, type ConnectionCounts, type CoreModel, type WorkerModel } from './model.ts';
@@ -41,6 +41,7 @@ export function observe(model: CoreModel, event: ObservedEvent, ctx: ObserveCont
       if (!worker) return;
       if (isHeartbeat(event.message)) worker.lastHeartbeat = ctx.now;
       else if (isConnectionsMessage(event.message)) worker.connections = connectionCounts(event.message);
+      else if (isShutdownDone(event.message)) worker.shutdownDone = true;
       // ready() counts only for apps that wait for it; elsewhere readyWhen decides (readiness.ts).
       else if (isReadyMessage(event.message) && worker.config.readyWhen === 'ready') advance(worker, 'ready', ctx);
       return;

@@ -55,6 +55,7 @@ export function forkWorker(
     upAt: null,
     slowWarned: false,
     connections: null,
+    shutdownDone: false,
     lastHeartbeat: null,
     rssBytes: null,
     stopReason: null,

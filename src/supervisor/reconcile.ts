@@ -189,9 +189,13 @@ function fillSlots(app: AppModel, pass: Pass): void {
 function killOverdue(app: AppModel, pass: Pass): void {
   for (const worker of app.workers) {
     if (worker.stopAt === null || worker.killed || pass.now < worker.stopAt + worker.config.killTimeoutMs) continue;
+    const within = formatDelay(worker.config.killTimeoutMs);
     worker.log.warn(
-      { event: 'worker.kill', killTimeoutMs: worker.config.killTimeoutMs },
-      `${label(worker)} did not finish draining within ${formatDelay(worker.config.killTimeoutMs)}: SIGKILL`,
+      { event: 'worker.kill', killTimeoutMs: worker.config.killTimeoutMs, shutdownDone: worker.shutdownDone },
+      worker.shutdownDone
+        ? `${label(worker)} ran its shutdown code, but its process did not end within ${within}: something keeps its event loop alive ` +
+            `(its last stderr line lists what); end the app's ${worker.config.killSignal} listener with process.exit(), or close those: SIGKILL`
+        : `${label(worker)} did not finish draining within ${within}: SIGKILL`,
     );
     worker.killed = true;
     pass.effects.push({ kind: 'kill', worker });

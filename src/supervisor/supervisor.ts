@@ -4,7 +4,7 @@
 // the earliest deadline. A handler that throws is logged and the supervising goes on.
 import type { ResolvedApp, ResolvedConfig } from '../config/define.ts';
 import { ControlError } from '../errors.ts';
-import { FROM_OUTSIDE, NSUP_IPC, isConnectionsMessage, isHeartbeat, isInternal, isReadyMessage, type DeliverMessage, type DrainReason, type ShutdownMessage } from '../ipc/protocol.ts';
+import { FROM_OUTSIDE, NSUP_IPC, isConnectionsMessage, isHeartbeat, isShutdownDone, isInternal, isReadyMessage, type DeliverMessage, type DrainReason, type ShutdownMessage } from '../ipc/protocol.ts';
 import { Relay, type RelayTarget } from '../ipc/relay.ts';
 import type { Logger, Output } from '../log/logger.ts';
 import type { SpawnedWorker, Spawner } from '../worker/spawn.ts';
@@ -215,7 +215,7 @@ export class Supervisor {
       }
       case 'worker-message': {
         const { message } = event;
-        if (isHeartbeat(message) || isReadyMessage(message) || isConnectionsMessage(message)) return true;
+        if (isHeartbeat(message) || isReadyMessage(message) || isConnectionsMessage(message) || isShutdownDone(message)) return true;
         const worker = findWorker(this.model, event.key);
         if (!worker) return false;
         if (isInternal(message)) this.relay.onMessage(this.relayTarget(worker), message);

@@ -7,7 +7,7 @@
 //   4. exit once they are done; or, when a listener cleans up on callbacks nsup cannot see,
 //      disconnect and let the process end by itself (the primary SIGKILLs it at killTimeout)
 import cluster from 'node:cluster';
-import type { DrainReason } from '../ipc/protocol.ts';
+import { NSUP_IPC, type DrainReason, type ShutdownDoneMessage } from '../ipc/protocol.ts';
 import { appListenerCount, runAppListeners, type StopSignal } from './app-signals.ts';
 import { closeIdle, inFlight, lastActivity, sockets, stopAccepting } from './connections.ts';
 import { runDrainHooks, runShutdownHooks } from './hooks.ts';
@@ -37,6 +37,10 @@ const IDLE_GRACE_MS = 500;
 // How long a WebSocket client gets to answer nsup's close frame before its socket is destroyed.
 const WS_CLOSE_GRACE_MS = 1000;
 const POLL_MS = 20;
+// A disconnected worker still alive this long after its killTimeout has no primary left to SIGKILL it.
+const ORPHAN_EXIT_MS = 1000;
+// How long before the end of killTimeout a worker that is still alive says why.
+const STILL_ALIVE_NOTE_MS = 300;
 
 let phase: DrainPhase = 'serving';
 
@@ -91,7 +95,55 @@ export async function runDrain({ timeoutMs, reason, killSignal }: DrainRequest):
   // process ending once its event loop is empty. Disconnecting marks the exit as intended
   // (exitedAfterDisconnect), so Node's cluster does not force an exit; nothing of nsup's keeps
   // the loop alive from here on.
-  if (process.connected) cluster.worker?.disconnect();
+  explainIfStillAlive(end);
+  // Disconnected, a worker no longer dies with its primary (node:cluster workers exit when the IPC
+  // channel closes): should the primary be gone by the end of killTimeout, the worker ends itself.
+  setTimeout(() => process.exit(1), Math.max(0, end - Date.now()) + ORPHAN_EXIT_MS).unref();
+  if (!process.connected) return;
+  // Tell the primary first (its SIGKILL message then says why), then disconnect once that is written.
+  process.send?.({ nsup: NSUP_IPC, type: 'shutdown-done' } satisfies ShutdownDoneMessage, undefined, undefined, () => {
+    if (process.connected) cluster.worker?.disconnect();
+  });
+}
+
+// Just before the primary's SIGKILL, a process that is still here says what keeps it alive (the
+// timer is unref'd: it fires only if something else holds the event loop open).
+function explainIfStillAlive(end: number): void {
+  setTimeout(() => {
+    const held = describeResources(process.getActiveResourcesInfo());
+    console.error(`nsup: the app's shutdown listener returned, but the process is still running: its event loop holds ${held || 'nothing nsup can see'} (close them, or end the listener with process.exit())`);
+  }, Math.max(0, end - Date.now() - STILL_ALIVE_NOTE_MS)).unref();
+}
+
+const RESOURCE_NAMES: Record<string, string> = {
+  Timeout: 'a timer (setTimeout/setInterval)',
+  Immediate: 'a setImmediate',
+  ProcessWrap: 'a child process',
+  TCPSocketWrap: 'a TCP connection',
+  TCPServerWrap: 'a listening server',
+  PipeWrap: 'a pipe or unix socket',
+  UDPWrap: 'a UDP socket',
+  FSReqCallback: 'a file operation',
+  FSReqPromise: 'a file operation',
+  FileHandle: 'an open file handle',
+  GetAddrInfoReqWrap: 'a DNS lookup',
+  FSEventWrap: 'a file watcher',
+  StatWatcher: 'a file watcher',
+  SignalWrap: 'a signal listener',
+};
+
+/** "2 × a timer (setTimeout/setInterval), a child process": the worker's own stdout/stderr pipes left out. */
+export function describeResources(names: readonly string[]): string {
+  const counts = new Map<string, number>();
+  for (const name of names) counts.set(name, (counts.get(name) ?? 0) + 1);
+  // The worker's stdout and stderr are pipes to the primary (they never keep it alive by themselves).
+  const ownPipes = [process.stdout, process.stderr].filter((stream) => !stream.isTTY).length;
+  counts.set('PipeWrap', Math.max(0, (counts.get('PipeWrap') ?? 0) - ownPipes));
+  counts.delete('TTYWrap');
+  return [...counts]
+    .filter(([, n]) => n > 0)
+    .map(([name, n]) => `${n > 1 ? `${n} × ` : ''}${RESOURCE_NAMES[name] ?? name}`)
+    .join(', ');
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -46,6 +46,7 @@ export function cliHome(): CliHome {
         env: { NO_COLOR: '1', NSUP_HOME: home },
         reject: false,
         buffer: false,
+        forceKillAfterDelay: false,
         timeout: opts.timeoutMs ?? 30_000,
         stdin: 'ignore',
       }),

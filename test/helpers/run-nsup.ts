@@ -53,6 +53,9 @@ export function startNsup(args: string[], opts: { cwd?: string; env?: Record<str
     buffer: false,
     stdin: 'ignore',
     detached: opts.detached ?? false,
+    // execa would SIGKILL the primary 5 s after a kill('SIGTERM'): a stop that rightly takes the
+    // whole killTimeout would lose its primary and orphan the workers. stopNsup has its own bound.
+    forceKillAfterDelay: false,
   });
   const events: LogLine[] = [];
   const stdout: string[] = [];

@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, describe, it, type ExpectStatic } from 'vitest';
 import { freePort } from '../helpers/http.ts';
-import { cleanupAll, startNsup, stopNsup, type LogLine, type Nsup } from '../helpers/run-nsup.ts';
+import { cleanupAll, startNsup, stopNsup, waitGone, type LogLine, type Nsup } from '../helpers/run-nsup.ts';
 import { FIXTURES, tmpProject, type TmpProject } from '../helpers/tmp-project.ts';
 
 // The tests run concurrently (each waits on its app's cleanup timers): none may kill the others'
@@ -205,6 +205,40 @@ describe('killSignal, onDrain, apps without handlers', () => {
       }
     } finally {
       await stopNsup(run.nsup).catch(() => undefined);
+      run.project.dispose();
+    }
+  });
+
+  it.concurrent("a synchronous listener that leaves a timer running: SIGKILL at killTimeout, and the log says what kept the worker alive", async ({ expect }) => {
+    const run = await start({ script: 'sync-handler-timer.js', instances: 1, env: {} });
+    try {
+      await run.nsup.waitForCount(listening, 1, 'a listening worker');
+      const [pid] = run.nsup.listeningPids();
+      const stopped = stopNsup(run.nsup);
+      const kill = await run.nsup.waitFor((e) => e.event === 'worker.kill' && e.pid === pid, 'the SIGKILL at killTimeout', 10_000);
+      expect(kill.shutdownDone).toBe(true);
+      expect(kill.msg).toMatch(/ran its shutdown code, but its process did not end within 5\.0s: something keeps its event loop alive .*end the app's SIGTERM listener with process\.exit\(\)/);
+      await run.nsup.waitForOutput((line) => line.includes('nsup: the app\'s shutdown listener returned, but the process is still running: its event loop holds a timer (setTimeout/setInterval)'), 'the worker saying what holds it');
+      expect(run.nsup.stdout.some((line) => line.includes(`server closed ${pid}`))).toBe(true);
+      expect(await stopped).toBe(0);
+    } finally {
+      await stopNsup(run.nsup).catch(() => undefined);
+      run.project.dispose();
+    }
+  });
+
+  it.concurrent('a worker left to end by itself still ends when its primary is SIGKILLed meanwhile (it no longer has the IPC channel that would tell it)', async ({ expect }) => {
+    const run = await start({ config: (port) => `export default { apps: [{ name: 'timer', script: '${FIXTURES}sync-handler-timer.js', instances: 1, killTimeout: '2s', env: { PORT: '${port}' } }] };` });
+    try {
+      await run.nsup.waitForCount(listening, 1, 'a listening worker');
+      const [pid] = run.nsup.listeningPids();
+      run.nsup.proc.kill('SIGTERM');
+      await run.nsup.waitForOutput((line) => line.includes(`server closed ${pid}`), "the app's listener ran");
+      run.nsup.proc.kill('SIGKILL');
+      await run.nsup.exited;
+      // killTimeout (2 s) plus a second: no primary is left to SIGKILL it, so it ends itself.
+      expect(await waitGone([pid!], 6000)).toEqual([]);
+    } finally {
       run.project.dispose();
     }
   });
