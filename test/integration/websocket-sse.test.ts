@@ -1,9 +1,10 @@
-// Issue 11: long-lived connections under a reload and a stop. Unmodified `ws` servers give every
+// Issue 11: long-lived connections under a reload and a stop. Unmodified `ws` (and socket.io) servers give every
 // client a clean close (1012 on a reload, 1001 on a stop, never 1006) and the clients reconnect to
 // the new generation; SSE streams end cleanly and reconnect; neither holds a reload for the
 // killTimeout. An app's onDrain hook closes its own WebSockets with its own code first.
 import http from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
+import { io as ioClient, type Socket as ClientSocket } from 'socket.io-client';
 import WebSocket from 'ws';
 import { cliHome } from '../helpers/daemon.ts';
 import { freePort, get } from '../helpers/http.ts';
@@ -181,6 +182,46 @@ describe('WebSockets (ws)', () => {
       expect(clients.map((c) => c.ends)).toEqual(clients.map(() => [4000, 4000]));
     } finally {
       for (const ws of open) ws.terminate();
+    }
+  });
+});
+
+describe('socket.io on the websocket transport', () => {
+  it(`${CLIENTS} socket.io clients under -i 2: a reload closes each with 1012 (a clean "transport close"), they reconnect to new pids; a stop gives 1001`, async () => {
+    const { nsup, port, first } = await start('socketio-ws.js');
+    const sockets: ClientSocket[] = [];
+    try {
+      const clients = Array.from({ length: CLIENTS }, () => {
+        const seen = { pids: [] as number[], closes: [] as Array<{ reason: string; code: unknown }> };
+        const socket = ioClient(`http://127.0.0.1:${port}`, { transports: ['websocket'], reconnectionDelay: 50, reconnectionDelayMax: 200 });
+        socket.on('hello', ({ pid }: { pid: number }) => {
+          seen.pids.push(pid);
+          changed();
+        });
+        socket.on('disconnect', (reason, details) => {
+          seen.closes.push({ reason, code: (details as { context?: { code?: unknown } } | undefined)?.context?.code });
+          changed();
+        });
+        sockets.push(socket);
+        return seen;
+      });
+      await until(() => clients.every((c) => c.pids.length === 1), `${CLIENTS} socket.io clients to connect`);
+      for (const c of clients) expect(first).toContain(c.pids[0]);
+
+      const done = await reload(nsup);
+      expect(done.durationMs).toBeLessThan(2000);
+      await until(() => clients.every((c) => c.pids.length === 2), 'every socket.io client to reconnect');
+      expect(clients.map((c) => c.closes)).toEqual(clients.map(() => [{ reason: 'transport close', code: 1012 }]));
+      const second = nsup.listeningPids();
+      for (const c of clients) expect(second).toContain(c.pids[1]);
+
+      // No reconnecting after the stop: what each client saw is the stop's close.
+      for (const socket of sockets) socket.io.reconnection(false);
+      expect(await stopNsup(nsup)).toBe(0);
+      await until(() => clients.every((c) => c.closes.length === 2), 'every socket.io client to see the stop');
+      for (const c of clients) expect(c.closes[1]).toEqual({ reason: 'transport close', code: 1001 });
+    } finally {
+      for (const socket of sockets) socket.disconnect();
     }
   });
 });
