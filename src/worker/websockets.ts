@@ -18,17 +18,30 @@ export function closeCode(reason: DrainReason): number {
   return reason === 'stop' ? 1001 : 1012;
 }
 
-/** Note the WebSocket upgrades `server` hands to the app, without changing how it handles them. */
+/**
+ * Note the WebSocket upgrades `server` hands to the app, without changing how it handles them and
+ * without a cost per request. Node rejects upgrades on a server without an 'upgrade' listener, so
+ * nsup listens only while the app does (ws adds its listener before or after listen()): its own
+ * listener comes first and goes when the app's last one does.
+ */
 export function trackUpgrades(server: net.Server): void {
   if (wrapped.has(server)) return;
   wrapped.add(server);
-  // emit is wrapped rather than an 'upgrade' listener added: Node rejects upgrades on a server
-  // without one (it checks the listener count), and such a server must keep doing so.
-  const emit = server.emit as (event: string | symbol, ...args: unknown[]) => boolean;
-  server.emit = function (this: net.Server, event: string | symbol, ...args: unknown[]): boolean {
-    if (event === 'upgrade') adopt(args[0] as http.IncomingMessage | undefined, args[1] as net.Socket | undefined);
-    return emit.call(this, event, ...args);
-  } as typeof server.emit;
+  const mine = (request: http.IncomingMessage, socket: net.Socket) => adopt(request, socket);
+  const appListens = () => server.listeners('upgrade').some((listener) => listener !== mine);
+  const sync = () => {
+    const ours = server.listeners('upgrade').includes(mine);
+    if (appListens() && !ours) server.prependListener('upgrade', mine);
+    else if (!appListens() && ours) server.removeListener('upgrade', mine);
+  };
+  // 'newListener' fires before the listener is added: check once it is there.
+  server.on('newListener', (event) => {
+    if (event === 'upgrade') queueMicrotask(sync);
+  });
+  server.on('removeListener', (event) => {
+    if (event === 'upgrade') sync();
+  });
+  sync();
 }
 
 /**
