@@ -59,6 +59,10 @@ export interface AppConfig {
   listen?: Array<number | string>;
   /** The signal whose listeners in the app run as its shutdown code, after nsup's drain. Default 'SIGTERM'. */
   killSignal?: 'SIGTERM' | 'SIGINT';
+  /** Route every connection of a client (by IP address) to the same worker (socket.io polling, in-memory sessions). Default false. */
+  sticky?: boolean;
+  /** Modules loaded in the primary before the app's workers fork: `export default function setup({ cluster, app, logger })`, returning an optional dispose function. */
+  primary?: string | string[];
   /** How many new workers a rolling reload starts at once. Default 1. */
   reloadBatch?: number;
   /** Write worker output lines that are JSON objects untouched, without the `[app:id]` prefix. Default false. */
@@ -112,6 +116,9 @@ export interface ResolvedApp {
   /** Addresses as listens are reported: ':3000', 'host:3000', or an absolute socket path. */
   listen: string[];
   killSignal: 'SIGTERM' | 'SIGINT';
+  sticky: boolean;
+  /** Absolute paths of the app's primary hooks. */
+  primary: string[];
   reloadBatch: number;
   jsonLogs: boolean;
   serialization: 'json' | 'advanced';

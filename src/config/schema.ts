@@ -146,6 +146,9 @@ export const APP = {
     str('ready-when', "when a new worker is up: listening (on every address), ready (it called ready(); no connections before), online (no server) [default: listening]")),
   listen: field("Addresses a worker must listen on to be up (readyWhen 'listening'): ports, 'host:port' or unix socket paths.", [], parseListen,
     str('listen', 'an address a worker must listen on to be up: a port, host:port or a socket path (repeatable)', { array: true, toConfig: (v: string[]) => v.map((a) => (/^\d+$/.test(a) ? Number(a) : a)) })),
+  sticky: boolean('Route every connection of a client (by its IP address) to the same worker: socket.io polling, in-memory sessions.', { flag: 'sticky', type: 'boolean', describe: 'route every connection of a client (by IP address) to the same worker (socket.io polling, in-memory sessions)' }),
+  primary: field('Modules loaded in the primary before this app forks its workers (default export setup({ cluster, app, logger }), optional dispose returned): paths relative to cwd.', [], (v, at, c) =>
+    typeof v === 'string' ? [v] : stringArray(v, at, c, "'./cluster-setup.js' or ['./a.js', './b.ts']")),
   reloadBatch: field('How many new workers a rolling reload starts at once.', 1, (v, at, c) =>
     typeof v === 'number' && Number.isSafeInteger(v) && v > 0 ? v : bad(c.where, at, v, 'a positive integer')),
   heartbeatTimeout: field("Replace a worker whose event loop is blocked this long: a duration, or 'off'.", 'off', (v, at, c) =>
@@ -243,6 +246,8 @@ function resolveApp(value: unknown, at: string, c: Ctx): ResolvedApp {
     listenTimeoutMs: a.listenTimeout,
     readyWhen,
     listen: a.listen.map((address) => resolveListenAddress(address, a.cwd)),
+    sticky: a.sticky,
+    primary: a.primary.map((path, i) => resolveModule(path, a.cwd, typeof (value as { primary?: unknown }).primary === 'string' ? `${at}.primary` : `${at}.primary[${i}]`, c)),
     killSignal: a.killSignal,
     reloadBatch: a.reloadBatch,
     jsonLogs: a.jsonLogs,
@@ -282,6 +287,13 @@ function envFromPairs(pairs: string[]): Record<string, string> {
     env[pair.slice(0, eq)] = pair.slice(eq + 1);
   }
   return env;
+}
+
+/** A module path (a primary hook) that must be a file, resolved against cwd. */
+function resolveModule(path: string, cwd: string, at: string, c: Ctx): string {
+  const file = resolve(cwd, path);
+  if (statSync(file, { throwIfNoEntry: false })?.isFile()) return file;
+  return fail(c.where, at, `file not found: ${file} (resolved from '${path}' against ${cwd}). Fix the path.`);
 }
 
 /** `cwd`: an existing directory, resolved against the base dir. */
