@@ -210,18 +210,21 @@ export const TARGETS = {
       };
     },
   },
-  nsup: {
-    /** `nsup start -c <config>` in the foreground: that process is the primary. */
-    start({ port, dir, script, workers, base }) {
-      const config = join(base, 'nsup.config.mjs');
-      // The default restart policy: the recovery scenario kills workers that have served 1.2 s,
-      // which nsup replaces at once (a crash within the first second up would back off).
-      writeFileSync(config, `export default { apps: [{ name: 'bench', script: ${JSON.stringify(script)}, instances: ${workers}, env: { PORT: '${port}', BENCH_DIR: ${JSON.stringify(dir)} } }] };\n`);
-      const child = execa(...serverCmd(process.execPath, [NSUP, 'start', '-c', config]), { env: { NSUP_HOME: join(base, 'nsup-home') }, reject: false, stdio: 'ignore' });
-      return { child, pid: child.pid, stop: () => stopChild(child) };
-    },
-  },
+  nsup: { start: (opts) => startNsup(opts, {}) },
+  /** nsup with `sticky: true` (the sticky scenario compares it with plain round-robin). */
+  'nsup sticky': { start: (opts) => startNsup(opts, { sticky: true }) },
 };
+
+/** `nsup start -c <config>` in the foreground: that process is the primary. */
+function startNsup({ port, dir, script, workers, base }, extra) {
+  const config = join(base, 'nsup.config.mjs');
+  // The default restart policy: the recovery scenario kills workers that have served 1.2 s,
+  // which nsup replaces at once (a crash within the first second up would back off).
+  const app = { name: 'bench', script, instances: workers, env: { PORT: String(port), BENCH_DIR: dir }, ...extra };
+  writeFileSync(config, `export default { apps: [${JSON.stringify(app)}] };\n`);
+  const child = execa(...serverCmd(process.execPath, [NSUP, 'start', '-c', config]), { env: { NSUP_HOME: join(base, 'nsup-home') }, reject: false, stdio: 'ignore' });
+  return { child, pid: child.pid, stop: () => stopChild(child) };
+}
 
 /** The PM2 God daemon's pid, from $PM2_HOME/pm2.pid (null before it wrote it). */
 export function pm2DaemonPid(base) {

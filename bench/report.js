@@ -90,6 +90,23 @@ export function buildRows(s) {
     rows.push({ id: 'startup.firstOk', scenario, metric: 'spawn → first HTTP 200, ms', values: pick(s.startup.samples, (r) => r.firstOkMs), fmt: int, ratio: true });
     rows.push({ id: 'startup.allListening', scenario, metric: 'spawn → every worker listening, ms', values: pick(s.startup.samples, (r) => r.allListeningMs), fmt: int, ratio: true });
   }
+  if (s.sticky) {
+    const { connections, seconds, sources } = s.sticky.params;
+    const scenario = `sticky sessions vs round-robin, \`Connection: close\` (${connections} conn. from ${sources} source addresses, ${seconds} s; nsup column: sticky)`;
+    const by = s.sticky.samples;
+    const sticky = { 'raw cluster': by['raw cluster'], nsup: by['nsup sticky'] };
+    // nsup with sticky against nsup without, round by round.
+    const vsRoundRobin = (fn) => ({ nsup: by['nsup sticky'].map((r, i) => fn(r) / fn(by.nsup[i])) });
+    rows.push({ id: 'sticky.rps', scenario, metric: 'req/s', values: pick(sticky, (r) => r.rps), fmt: int, ratio: true });
+    rows.push({
+      id: 'sticky.rpsVsRr', scenario, metric: 'req/s, sticky / nsup round-robin', values: vsRoundRobin((r) => r.rps), fmt: r2,
+      targets: [{ label: '≥ 0.9 × round-robin', test: (n) => n >= 0.9 }],
+    });
+    rows.push({ id: 'sticky.p99', scenario, metric: 'latency p99, ms', values: pick(sticky, (r) => r.p99), fmt: lat, ratio: true });
+    rows.push({ id: 'sticky.p99VsRr', scenario, metric: 'p99, sticky / nsup round-robin', values: vsRoundRobin((r) => r.p99), fmt: r2 });
+    rows.push({ id: 'sticky.cpu', scenario, metric: 'primary CPU per new connection, µs', values: pick(sticky, (r) => r.primaryUsPerConn), fmt: one, ratio: true });
+    rows.push({ id: 'sticky.cpuVsRr', scenario, metric: 'primary CPU per connection, sticky / nsup round-robin', values: vsRoundRobin((r) => r.primaryUsPerConn), fmt: r2 });
+  }
   if (s.ipc) {
     const by = { 'raw cluster': s.ipc.samples.raw, nsup: s.ipc.samples.nsup };
     const scenario = `IPC worker → primary → worker (${s.ipc.params.seconds} s per measurement)`;

@@ -7,7 +7,7 @@
 //   BENCH_ROUNDS=3                 rounds (runs per target and scenario), at least 3 for the record
 //   BENCH_ONLY=throughput,reload   only these scenarios (results then go to <date>.<names>.md/json)
 //   BENCH_ONLY=soak                the long-run check (500 rolling reloads; `npm run bench:soak`)
-// Scenarios: throughput reload broken recovery rss status startup ipc (default: all), soak.
+// Scenarios: throughput reload broken recovery rss status startup ipc sticky (default: all), soak.
 import { readFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
@@ -21,9 +21,10 @@ import { rss } from './rss.js';
 import { soak } from './soak.js';
 import { status } from './status.js';
 import { startup } from './startup.js';
+import { sticky } from './sticky.js';
 import { throughput } from './throughput.js';
 
-const DEFAULT = ['throughput', 'reload', 'broken', 'recovery', 'rss', 'status', 'startup', 'ipc'];
+const DEFAULT = ['throughput', 'reload', 'broken', 'recovery', 'rss', 'status', 'startup', 'ipc', 'sticky'];
 const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
 const only = process.env.BENCH_ONLY ? process.env.BENCH_ONLY.split(',').map((s) => s.trim()).filter(Boolean) : null;
 const selected = only ?? DEFAULT;
@@ -61,6 +62,7 @@ const RUN = {
   rss: () => rss({ rounds, log }),
   status: () => status({ rounds, log }),
   startup: () => startup({ rounds, log }),
+  sticky: () => sticky({ rounds, log }),
   ipc: async () => {
     const seconds = 2;
     const result = await ipc({ rounds, seconds });

@@ -7,6 +7,7 @@ import { ControlError } from '../errors.ts';
 import { FROM_OUTSIDE, NSUP_IPC, isConnectionsMessage, isHeartbeat, isShutdownDone, isInternal, isReadyMessage, type DeliverMessage, type DrainReason, type ShutdownMessage } from '../ipc/protocol.ts';
 import { Relay, type RelayTarget } from '../ipc/relay.ts';
 import type { Logger, Output } from '../log/logger.ts';
+import { hashKey } from '../worker/connection-router.ts';
 import type { SpawnedWorker, Spawner } from '../worker/spawn.ts';
 import type { StopReason } from './backoff.ts';
 import { systemClock, type Clock } from './clock.ts';
@@ -280,6 +281,25 @@ export class Supervisor {
     }
   }
 
+  /**
+   * Sticky routing: the worker that serves a client at `ip` on `port`. The address picks a slot
+   * (so a client keeps its worker across that worker's restarts and, once a reload committed, moves
+   * with its slot to the new generation); the slot's up worker of the serving generation takes it,
+   * else one up worker that listens on the port, picked by the same hash. Read-only on the table.
+   */
+  private stickyTarget(appName: string, ip: string, port: number | null): SpawnedWorker | null {
+    const app = this.model.apps.get(appName);
+    if (!app || ip === '' || app.slots.length === 0) return null;
+    const serves = (w: WorkerModel) => isUp(w) && (port === null || w.addresses.some((address) => listensOnPort(address, port)));
+    const candidates = app.workers.filter(serves);
+    if (candidates.length === 0) return null;
+    const hash = hashKey(ip);
+    const slot = hash % app.slots.length;
+    const inSlot = candidates.filter((w) => w.slot === slot).sort((a, b) => Number(b.generation === app.generation) - Number(a.generation === app.generation));
+    const chosen = inSlot[0] ?? candidates.sort((a, b) => a.slot - b.slot || a.key - b.key)[hash % candidates.length]!;
+    return this.handles.get(chosen.key) ?? null;
+  }
+
   /** The drain request: the IPC shutdown message, or SIGTERM when the channel is gone. */
   private askToDrain(key: number, timeoutMs: number, reason: DrainReason): void {
     const handle = this.handles.get(key);
@@ -292,7 +312,12 @@ export class Supervisor {
     let handle: SpawnedWorker;
     try {
       handle = this.spawner.fork(
-        { app: worker.config, slot: worker.slot, generation: worker.generation },
+        {
+          app: worker.config,
+          slot: worker.slot,
+          generation: worker.generation,
+          ...(worker.config.sticky ? { route: (ip: string, port: number | null) => this.stickyTarget(worker.app, ip, port) } : {}),
+        },
         {
           online: () => this.enqueue({ type: 'worker-online', key }),
           listening: (address) => this.enqueue({ type: 'worker-listening', key, address }),
@@ -407,4 +432,9 @@ function drainReason(reason: StopReason | null): DrainReason {
     default:
       return 'stop';
   }
+}
+
+/** Whether a recorded listen address (':3000', 'host:3000', a socket path) is on `port`. */
+function listensOnPort(address: string, port: number): boolean {
+  return !address.startsWith('/') && address.endsWith(`:${port}`);
 }

@@ -7,7 +7,9 @@ import type { ResolvedApp } from '../config/define.ts';
 import type { Logger, Output } from '../log/logger.ts';
 import { forwardWorkerOutput } from '../log/worker-output.ts';
 import { isReadyMessage } from '../ipc/protocol.ts';
-import { gateConnections } from './ready-gate.ts';
+import type { ChildProcess } from 'node:child_process';
+import { gateConnections } from './connection-router.ts';
+import { StickyRouter } from './sticky-router.ts';
 import { TOKEN_VAR, TreeReaper } from './descendants.ts';
 
 /** The preload every worker gets before the user's script. */
@@ -22,6 +24,8 @@ export interface SpawnRequest {
   app: ResolvedApp;
   slot: number;
   generation: number;
+  /** Sticky apps: the worker that should take a connection from `ip` on `port` (null: the one round-robin chose). */
+  route?: (ip: string, port: number | null) => SpawnedWorker | null;
 }
 
 /** Where a spawned worker's events go (the supervisor enqueues each one). */
@@ -56,6 +60,7 @@ export interface Spawner {
 export function clusterSpawner(output: Output, logger?: Logger): Spawner {
   // Whatever a worker spawned is stopped after the worker exits (SIGTERM, SIGKILL after killTimeout).
   const trees = new TreeReaper();
+  let sticky: StickyRouter | null = null;
   return {
     settle: () => trees.settle(),
     fork(request, sink) {
@@ -76,7 +81,10 @@ export function clusterSpawner(output: Output, logger?: Logger): Spawner {
       worker.on('listening', (address) => sink.listening(formatAddress(address, app.cwd)));
       // readyWhen 'ready': no connection reaches the worker before it calls ready().
       const gate = app.readyWhen === 'ready' ? gateConnections(worker.process) : null;
-      worker.on('message', (message) => {
+      // sticky: each connection goes to the worker its client's address maps to (sticky-router.ts).
+      const route = request.route;
+      if (route) (sticky ??= new StickyRouter()).watch(worker.process, (ip, port) => processOf(route(ip, port)));
+      worker.prependListener('message', (message) => { // before node's re-emit on cluster, which a primary hook's throwing listener cuts short
         if (gate && isReadyMessage(message)) gate.open();
         sink.message(message);
       });
@@ -86,7 +94,7 @@ export function clusterSpawner(output: Output, logger?: Logger): Spawner {
         const bound = new Promise((resolve) => setTimeout(resolve, OUTPUT_FLUSH_MS).unref());
         void Promise.race([forwarded.closed, bound]).then(() => sink.exit(code, signal, [...forwarded.stderrTail]));
       });
-      return {
+      const handle: SpawnedWorker = {
         pid: worker.process.pid ?? null,
         connected: () => worker.isConnected(),
         send: (message) => {
@@ -103,8 +111,17 @@ export function clusterSpawner(output: Output, logger?: Logger): Spawner {
           worker.process.kill(signal);
         },
       };
+      processes.set(handle, worker.process);
+      return handle;
     },
   };
+}
+
+// The process behind each worker handle this spawner made (a sticky route names a handle).
+const processes = new WeakMap<SpawnedWorker, ChildProcess>();
+
+function processOf(handle: SpawnedWorker | null): ChildProcess | null {
+  return handle ? (processes.get(handle) ?? null) : null;
 }
 
 /** Fork a worker with NSUP_APP, NSUP_WORKER_ID and NODE_APP_INSTANCE (the stable slot) in its env. */
