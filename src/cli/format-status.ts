@@ -32,6 +32,7 @@ export function formatStatus(doc: StatusDocument, opts: FormatStatusOptions): st
       lines.push(appLine(app, widths[0] ?? 0, now, paint));
       for (const row of rowsOf.get(app) ?? []) lines.push(alignRow(row.map((cell, i) => (i === STATE_COLUMN ? paint(cell, cell) : cell)), widths));
       lines.push(...notUpLines(app));
+      lines.push(...hookLines(app));
     }
     return lines.join('\n');
   });
@@ -105,6 +106,24 @@ export function formatConnections(c: WorkerStatus['connections'] | undefined): s
 // Under an app's rows: why each worker that is not up yet is not (`  worker 0: online, has not listened …`).
 function notUpLines(app: AppStatus): string[] {
   return app.workers.flatMap((w) => (w.notUpReason ? [`  worker ${w.id} (pid ${w.pid ?? '-'}) not up: ${oneLine(w.notUpReason)}`] : []));
+}
+
+// Under an app's rows: each primary hook that failed, or that threw since it loaded
+// (`  primary hook ./cluster-setup.js failed: TypeError: …`). Paths are shown relative to the
+// app's script folder when they are inside it.
+function hookLines(app: AppStatus): string[] {
+  return (app.primaryHooks ?? []).flatMap((hook) => {
+    const file = shownHook(hook.file, app.script);
+    const error = truncate(oneLine(hook.error ?? ''), REASON_MAX * 2);
+    if (hook.state === 'failed') return [`  primary hook ${file} failed: ${error}`];
+    if (hook.failures > 0) return [`  primary hook ${file}: ${hook.failures} error${hook.failures === 1 ? '' : 's'}, last: ${error}`];
+    return [];
+  });
+}
+
+function shownHook(file: string, script: string): string {
+  const dir = script.slice(0, script.lastIndexOf('/') + 1);
+  return dir !== '' && file.startsWith(dir) ? `./${file.slice(dir.length)}` : file;
 }
 
 // `web  running  2/2 up  gen 3`, plus the last failure when the app has one.

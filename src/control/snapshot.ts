@@ -3,7 +3,7 @@ import type { Supervisor } from '../supervisor/supervisor.ts';
 import type { UsageSampler } from '../metrics/usage.ts';
 import { displayState, slotWorkers } from '../supervisor/model.ts';
 import { notUpReason } from '../supervisor/readiness.ts';
-import type { AppStatus, SupervisorStatus, WorkerStatus } from './types.ts';
+import type { AppStatus, PrimaryHookStatus, SupervisorStatus, WorkerStatus } from './types.ts';
 
 // A worker gets a second to come up before status explains why it is not.
 const NOT_UP_QUIET_MS = 1000;
@@ -14,8 +14,13 @@ export interface SnapshotMeta {
   mode: 'foreground' | 'daemon';
 }
 
+/** Where each app's primary hooks stand (supervisor/primary-hooks.ts; outside the core's table). */
+export interface HookRegistry {
+  status(app: string): PrimaryHookStatus[];
+}
+
 /** Build the status of every app and worker of `supervisor` (CPU and memory as last sampled). */
-export function snapshot(supervisor: Supervisor, usage: UsageSampler, meta: SnapshotMeta): SupervisorStatus {
+export function snapshot(supervisor: Supervisor, usage: UsageSampler, meta: SnapshotMeta, hooks?: HookRegistry): SupervisorStatus {
   const now = Date.now();
   const apps: AppStatus[] = [...supervisor.apps.values()].map((app) => {
     const workers: WorkerStatus[] = app.workers.map((w) => {
@@ -51,6 +56,7 @@ export function snapshot(supervisor: Supervisor, usage: UsageSampler, meta: Snap
       lastFailure: app.lastFailure,
       lastReload: app.lastReload ? { ok: app.lastReload.ok, generation: app.lastReload.generation, durationMs: app.lastReload.durationMs, ...(app.lastReload.reason ? { reason: app.lastReload.reason } : {}) } : null,
       workers: workers.sort((a, b) => a.id - b.id || a.generation - b.generation),
+      primaryHooks: hooks?.status(app.config.name) ?? [],
     };
   });
   return { pid: process.pid, startedAt: supervisor.startedAt.toISOString(), node: process.version, config: meta.config, mode: meta.mode, apps };

@@ -28,6 +28,18 @@ export interface WorkerStatus {
 /** The last unexpected exit of an app (the supervisor's own record; a type-only import). */
 export type FailureStatus = Failure;
 
+/** One primary hook of an app in `nsup status` (a module of the app's `primary`, run in the primary). */
+export interface PrimaryHookStatus {
+  /** Absolute path of the module. */
+  file: string;
+  /** loaded: its setup ran (or still runs: 'loading'); failed: its import or setup threw, it is not running. */
+  state: 'loaded' | 'failed' | 'loading';
+  /** First line of its last error (at load, later in a listener or timer, or at dispose); null when none. */
+  error: string | null;
+  /** How many errors it had so far. */
+  failures: number;
+}
+
 /** One app in `nsup status`. */
 export interface AppStatus {
   name: string;
@@ -41,6 +53,8 @@ export interface AppStatus {
   lastFailure: FailureStatus | null;
   lastReload: { ok: boolean; generation: number; durationMs: number; reason?: string } | null;
   workers: WorkerStatus[];
+  /** The app's primary hooks, in load order (empty without `primary`; absent in documents of older nsup versions). */
+  primaryHooks: PrimaryHookStatus[];
 }
 
 /** One supervisor process in `nsup status`. */

@@ -17,6 +17,7 @@ import type { AppWatcher } from '../watch/watcher.ts';
 import { clusterSpawner } from '../worker/spawn.ts';
 import { removeStaleSockets } from '../worker/stale-sockets.ts';
 import type { AppOpResult, ReloadResult } from './model.ts';
+import { PrimaryHooks } from './primary-hooks.ts';
 import { ReloadController, type ConfigSource } from './reload.ts';
 import { installSignals } from './signals.ts';
 import { Supervisor } from './supervisor.ts';
@@ -67,15 +68,23 @@ export async function startSupervisor(config: ResolvedConfig, options: StartOpti
   // systemd Type=notify: READY=1 only once every worker is up, RELOADING=1/READY=1 around
   // reloads, STOPPING=1 when a stop begins. A no-op without NOTIFY_SOCKET.
   const notifier = createNotifier(process.env, { onError: (message) => logger.warn({ event: 'systemd.notify-failed' }, message) });
+  // The apps' primary hooks (primary-hooks.ts): loaded below, before the first fork; not part of the core.
+  const hooks = new PrimaryHooks(logger);
+  const source = options.loadConfig ?? (async () => config);
   const upCount = () => [...supervisor.apps.values()].map((a) => `${a.config.name} ${a.state}`).join(', ');
   const reloads = new ReloadController({
     supervisor,
     logger,
-    loadConfig: options.loadConfig ?? (async () => config),
+    // A reload does not reload hooks: a changed `primary` only gets a warning that it takes a restart.
+    loadConfig: async () => {
+      const next = await source();
+      hooks.warnIfChanged(next);
+      return next;
+    },
     onBusy: (busy) => void (busy ? notifier.reloading(`reloading: ${upCount()}`) : notifier.ready(upCount())),
   });
   const usage = new UsageSampler();
-  const status = () => snapshot(supervisor, usage, { config: config.file, mode: options.daemon ? 'daemon' : 'foreground' });
+  const status = () => snapshot(supervisor, usage, { config: config.file, mode: options.daemon ? 'daemon' : 'foreground' }, hooks);
   const control = new ControlServer({ path: socketPath(dir, process.pid), logger, handlers: createHandlers({ supervisor, reloads, output, status }) });
   await control.listen();
   const removeSignals = installSignals({ supervisor, reloads, logger });
@@ -83,7 +92,7 @@ export async function startSupervisor(config: ResolvedConfig, options: StartOpti
     { event: 'supervisor.start', version: NSUP_VERSION, pid: process.pid, node: process.version, config: config.file, apps: config.apps.map((a) => a.name), socket: socketPath(dir, process.pid) },
     `nsup ${NSUP_VERSION} on Node ${process.version} (pid ${process.pid}) supervising ${config.apps.map((a) => a.name).join(', ')}${config.file ? ` from ${config.file}` : ''}`,
   );
-  const removeContainment = containErrors(supervisor, logger);
+  const removeContainment = containErrors(supervisor, logger, hooks);
   if (notifier.enabled) {
     void supervisor.whenUp('all').then((up) => {
       if (up) void notifier.ready(`every worker up: ${upCount()}`);
@@ -96,6 +105,8 @@ export async function startSupervisor(config: ResolvedConfig, options: StartOpti
     removed: (path) => logger.warn({ event: 'socket.stale-removed', path }, `removed stale unix socket ${path} (nobody listened on it; left by a process that was killed?) before binding it for a worker`),
     failed: (path, error) => logger.warn({ event: 'socket.stale-remove-failed', path, err: error }, `cannot remove stale unix socket ${path}: ${error.message}; the workers' listen there will fail: remove it by hand`),
   });
+  // Code an app runs in the primary is in place before its first worker forks (their failures are logged, never fatal).
+  await hooks.install(config.apps);
   supervisor.start();
   // The sampler's figures go through the queue like every other input: maxMemory decisions are the core's.
   const sampler = setInterval(() => {
@@ -121,6 +132,8 @@ export async function startSupervisor(config: ResolvedConfig, options: StartOpti
   const done = supervisor.done.then(async (code) => {
     // What the workers spawned is stopped too: the primary exits only once it is gone (bounded by killTimeout).
     await spawner.settle();
+    // Once the workers are gone: a hook's dispose may close what they used (its own port, a connection).
+    await hooks.dispose();
     removeStaleHook();
     removeSignals();
     clearInterval(sampler);
@@ -145,10 +158,14 @@ export async function startSupervisor(config: ResolvedConfig, options: StartOpti
   };
 }
 
-/** Log exceptions that escape everything else as supervisor errors; a burst of them is fatal (drain, exit 1). */
-function containErrors(supervisor: Supervisor, logger: Logger): () => void {
+/**
+ * Log exceptions that escape everything else as supervisor errors; a burst of them is fatal (drain, exit 1).
+ * One whose stack names a primary hook's file is that hook's: logged as its error and never counted.
+ */
+function containErrors(supervisor: Supervisor, logger: Logger, hooks: PrimaryHooks): () => void {
   const recent: number[] = [];
-  const onError = (error: unknown, origin: string) => {
+  const onError = (error: unknown, origin: 'uncaughtException' | 'unhandledRejection') => {
+    if (hooks.claim(error, origin)) return;
     logger.error({ event: 'supervisor.error', where: origin, err: error }, `nsup error (${origin}), contained; supervising goes on: ${error instanceof Error ? error.message : String(error)}`);
     const now = Date.now();
     recent.push(now);
