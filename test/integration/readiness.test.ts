@@ -71,12 +71,15 @@ describe('readyWhen', () => {
     // start -d waits for listenTimeout, then says it is not up and leaves the daemon running.
     const started = await home.nsup(['start', script, '-d', '-n', 'ticker', '-i', '1', '--listen-timeout', '1500ms']);
     expect(started.exitCode).toBe(1);
-    expect(started.stdout).toMatch(/worker 0 \(pid \d+\) not up: online, has not listened after 1\.\ds: a worker without a server needs readyWhen 'online'/);
+    // The time is when status was taken: listenTimeout (1.5 s) and however late a loaded machine is.
+    expect(started.stdout).toMatch(/worker 0 \(pid \d+\) not up: online, has not listened after \d+\.\ds: a worker without a server needs readyWhen 'online'/);
     const app = await status();
     expect(app.workers[0]!.up).toBe(false);
     expect(app.workers[0]!.notUpReason).toMatch(/^online, has not listened after [\d.]+s: a worker without a server needs readyWhen 'online'$/);
     const logs = await home.nsup(['logs', 'ticker', '--lines', '50']);
-    expect(logs.stdout).toMatch(/is not up: online, has not listened after 1\.5s/);
+    // Logged once, when listenTimeout (1.5 s) has passed; a loaded machine's timer may fire a little late.
+    expect(logs.stdout).toMatch(/is not up: online, has not listened after \d+\.\ds: a worker without a server needs readyWhen 'online'/);
+    expect(logs.stdout.match(/is not up: online/g)).toHaveLength(1);
     expect((await home.nsup(['stop', 'all'])).exitCode).toBe(0);
   });
 

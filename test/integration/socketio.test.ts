@@ -10,6 +10,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { io as ioClient, type Socket as ClientSocket } from 'socket.io-client';
 import { freePort } from '../helpers/http.ts';
 import { cleanupAll, startNsup, stopNsup, waitGone, type LogLine, type Nsup } from '../helpers/run-nsup.ts';
+import { changed, until } from '../helpers/until.ts';
 import { FIXTURES, tmpProject, type TmpProject } from '../helpers/tmp-project.ts';
 
 afterEach(cleanupAll);
@@ -38,38 +39,6 @@ interface Client {
   errors: string[];
   news: Array<{ text: string; from: number }>;
   roomNews: Array<{ room: string; text: string; from: number }>;
-}
-
-// Clients report every change here; `until` waits on it (bounded) instead of polling on a timer.
-const waiters = new Set<() => void>();
-const changed = () => {
-  for (const waiter of waiters) waiter();
-};
-
-/** Resolves once `check()` holds; rejects after `timeoutMs`, or at once when `fail()` names a problem. */
-function until(check: () => boolean, what: string, timeoutMs = 10_000, fail: () => string | undefined = () => undefined): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const attempt = () => {
-      const problem = fail();
-      if (problem !== undefined) {
-        finish();
-        reject(new Error(`${problem} (while waiting for ${what})`));
-      } else if (check()) {
-        finish();
-        resolve();
-      }
-    };
-    const timer = setTimeout(() => {
-      finish();
-      reject(new Error(`timed out after ${timeoutMs}ms waiting for ${what}`));
-    }, timeoutMs);
-    const finish = () => {
-      clearTimeout(timer);
-      waiters.delete(attempt);
-    };
-    waiters.add(attempt);
-    attempt();
-  });
 }
 
 /**

@@ -15,7 +15,10 @@ describe('watch', () => {
     const p = tmpProject();
     try {
       const script = p.fixture('reloadable.js');
-      const nsup = startNsup(['start', script, '-i', '2', '--watch', '--env', `PORT=${port}`]);
+      // A 1 s debounce: the burst's 40 ms gaps stay inside it even when a loaded machine stretches a
+      // 40 ms sleep several times over (with the default 300 ms, CI once saw two reloads).
+      const config = p.write('supervisor.config.mjs', `export default { apps: [{ name: 'web', script: './reloadable.js', instances: 2, watch: { debounce: '1s' }, env: { PORT: '${port}' } }] };`);
+      const nsup = startNsup(['start', '-c', config]);
       await nsup.waitForCount(listening, 2, 'two listening workers');
       await nsup.waitFor((e) => e.event === 'watch.ready', 'watcher ready');
       const code = readFileSync(script, 'utf8');

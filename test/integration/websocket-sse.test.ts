@@ -9,6 +9,7 @@ import WebSocket from 'ws';
 import { cliHome } from '../helpers/daemon.ts';
 import { freePort, get } from '../helpers/http.ts';
 import { cleanupAll, startNsup, stopNsup, waitGone, type LogLine, type Nsup } from '../helpers/run-nsup.ts';
+import { changed, until } from '../helpers/until.ts';
 import { FIXTURES, tmpProject } from '../helpers/tmp-project.ts';
 
 afterEach(cleanupAll);
@@ -26,32 +27,6 @@ interface Client {
   failures: string[];
   /** Stop reconnecting (before the supervisor stops). */
   stop(): void;
-}
-
-// Clients report every change here; `until` waits on it (bounded) instead of polling on a timer.
-const waiters = new Set<() => void>();
-const changed = () => {
-  for (const waiter of waiters) waiter();
-};
-
-function until(check: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const attempt = () => {
-      if (!check()) return;
-      finish();
-      resolve();
-    };
-    const timer = setTimeout(() => {
-      finish();
-      reject(new Error(`timed out after ${timeoutMs}ms waiting for ${what}`));
-    }, timeoutMs);
-    const finish = () => {
-      clearTimeout(timer);
-      waiters.delete(attempt);
-    };
-    waiters.add(attempt);
-    attempt();
-  });
 }
 
 /** A WebSocket client that reconnects at once whenever its connection closes. */
@@ -126,6 +101,21 @@ async function start(script: string, env: string[] = []): Promise<{ nsup: Nsup; 
   return { nsup, port, first: nsup.listeningPids().sort() };
 }
 
+/**
+ * The reload was not held up by the long-lived connections: each old worker went from `stopping`
+ * to gone in under 2 s (open WebSockets or streams would hold it for the whole 5 s killTimeout).
+ * The old workers' drain is measured rather than the whole reload, whose new-worker start-up
+ * depends on how loaded the machine is (0.3-0.7 s here, the whole reload).
+ */
+function expectDrainedFast(nsup: Nsup, oldPids: number[]): void {
+  const at = (line: LogLine | undefined) => Date.parse(String(line?.time));
+  for (const pid of oldPids) {
+    const stopping = nsup.events.find((e) => e.event === 'worker.state' && e.pid === pid && e.to === 'stopping');
+    const exit = nsup.events.find((e) => e.event === 'worker.exit' && e.pid === pid);
+    expect(at(exit) - at(stopping), `worker ${pid} drained`).toBeLessThan(2000);
+  }
+}
+
 /** SIGHUP the foreground primary; resolves with reload.done (fails on a rollback). */
 async function reload(nsup: Nsup): Promise<LogLine> {
   nsup.proc.kill('SIGHUP');
@@ -136,7 +126,7 @@ async function reload(nsup: Nsup): Promise<LogLine> {
 
 describe('WebSockets (ws)', () => {
   for (const mode of ['server', 'port'] as const) {
-    it(`new WebSocketServer({ ${mode} }) under -i 2: ${CLIENTS} clients get 1012 on a reload (under 2 s), reconnect to new pids, and 1001 on stop`, async () => {
+    it(`new WebSocketServer({ ${mode} }) under -i 2: ${CLIENTS} clients get 1012 on a reload (old workers gone in under 2 s), reconnect to new pids, and 1001 on stop`, async () => {
       const { nsup, port, first } = await start('ws-echo.js', mode === 'port' ? ['WS_MODE=port'] : []);
       const open = new Set<WebSocket>();
       try {
@@ -144,8 +134,8 @@ describe('WebSockets (ws)', () => {
         await until(() => clients.every((c) => c.pids.length === 1), `${CLIENTS} clients to connect`);
         for (const c of clients) expect(first).toContain(c.pids[0]);
 
-        const done = await reload(nsup);
-        expect(done.durationMs).toBeLessThan(2000);
+        await reload(nsup);
+        expectDrainedFast(nsup, first);
         await until(() => clients.every((c) => c.pids.length === 2), 'every client to reconnect');
         expect(clients.map((c) => c.ends)).toEqual(clients.map(() => [1012]));
         const second = nsup.listeningPids().sort();
@@ -208,8 +198,8 @@ describe('socket.io on the websocket transport', () => {
       await until(() => clients.every((c) => c.pids.length === 1), `${CLIENTS} socket.io clients to connect`);
       for (const c of clients) expect(first).toContain(c.pids[0]);
 
-      const done = await reload(nsup);
-      expect(done.durationMs).toBeLessThan(2000);
+      await reload(nsup);
+      expectDrainedFast(nsup, first);
       await until(() => clients.every((c) => c.pids.length === 2), 'every socket.io client to reconnect');
       expect(clients.map((c) => c.closes)).toEqual(clients.map(() => [{ reason: 'transport close', code: 1012 }]));
       const second = nsup.listeningPids();
@@ -227,15 +217,15 @@ describe('socket.io on the websocket transport', () => {
 });
 
 describe('server-sent events', () => {
-  it(`${CLIENTS} open text/event-stream responses: the reload takes under 2 s, every stream ends cleanly and reconnects to a new pid`, async () => {
+  it(`${CLIENTS} open text/event-stream responses: the old workers are gone in under 2 s, every stream ends cleanly and reconnects to a new pid`, async () => {
     const { nsup, port, first } = await start('sse-stream.js');
     const open = new Set<http.ClientRequest>();
     try {
       const clients = Array.from({ length: CLIENTS }, () => sseClient(port, open));
       await until(() => clients.every((c) => c.pids.length === 1), `${CLIENTS} streams to open`);
 
-      const done = await reload(nsup);
-      expect(done.durationMs).toBeLessThan(2000);
+      await reload(nsup);
+      expectDrainedFast(nsup, first);
       await until(() => clients.every((c) => c.pids.length === 2), 'every stream to reconnect');
       expect(clients.map((c) => c.ends)).toEqual(clients.map(() => ['end']));
       const second = nsup.listeningPids().sort();
