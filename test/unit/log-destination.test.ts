@@ -142,14 +142,30 @@ describe('LogFiles', () => {
     const notADir = join(tmp(), 'file');
     writeFileSync(notADir, '');
     const reported: Array<[string, string, string | undefined]> = [];
-    const files = new LogFiles(notADir, null, (app, path, error) => reported.push([app, path, error.code]));
+    let onReport = () => {};
+    const files = new LogFiles(notADir, null, (app, path, error) => {
+      reported.push([app, path, error.code]);
+      onReport();
+    });
+    // Each failed open is reported (bounded wait): the test must not end while one is in flight,
+    // or its retry would create the folder again after afterEach removed it.
+    const reports = (n: number) =>
+      new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`${reported.length} of ${n} open failures reported within 5 s`)), 5000);
+        onReport = () => {
+          if (reported.length >= n) resolve(clearTimeout(timer));
+        };
+        onReport();
+      });
     files.open('web');
     files.write('web', 'a line');
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    await reports(1);
     expect(reported[0]).toEqual(['web', join(notADir, 'web.log'), expect.stringMatching(/^(ENOTDIR|EEXIST)$/)]);
     expect(() => files.reopen()).not.toThrow();
     expect(() => files.flush()).not.toThrow();
     files.write('web', 'another line');
+    // The reopen reported the file that never opened (2), and the fresh one's open fails too (3).
+    await reports(3);
   });
 });
 
