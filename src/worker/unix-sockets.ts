@@ -2,18 +2,16 @@
 // (`fs.unlinkSync(path)`, `fs.rmSync(path, { force: true })`, `fs.promises.unlink(path)`) would
 // delete the socket the primary already bound and shares with every worker: the first worker's
 // listen made the primary bind it, the second worker's unlink removes it, and no client can
-// connect again while every worker looks fine. So removing a path that is a unix socket some
-// process listens on (per /proc/net/unix; or has just bound, about to listen) succeeds without
-// doing anything; a stale socket file (no process has it) or any other file is removed as asked,
-// and a missing path fails (or succeeds, under rm's force) as it would, without a removal syscall
-// that could race the primary's bind. Linux only: elsewhere nothing is patched.
+// connect again while every worker looks fine. So removing a path that is a unix socket succeeds
+// without doing anything (a stale one too: the primary removes stale sockets right before it
+// binds, stale-sockets.ts); any other file is removed as asked, and a missing path fails (or
+// succeeds, under rm's force) as it would, without a removal syscall that could race the
+// primary's bind. Linux only (like the primary's stale-socket removal): elsewhere nothing is patched.
 // Imported for its effect by runtime.ts, before the user's script runs.
 import cluster from 'node:cluster';
 import fs from 'node:fs';
 import { syncBuiltinESMExports } from 'node:module';
-import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { cwdOf, isInUse } from './unix-listeners.ts';
 
 // Once per process, even when two copies of nsup are loaded (the CLI's preload and the app's own).
 const INSTALLED_KEY = Symbol.for('nsup.worker.unixSocketsGuard');
@@ -24,14 +22,14 @@ if (cluster.isWorker && typeof process.env.NSUP_APP === 'string' && process.plat
   install();
 }
 
-/** Whether removing `target` must be skipped: it is a unix socket that some process listens on (or is binding). */
-export function isLiveSocket(target: unknown): boolean {
+/** Whether a worker's removal of `target` is skipped: it is a unix socket (live or stale; the primary removes stale ones before binding). */
+export function isKeptSocket(target: unknown): boolean {
   return check(target, 'unlink', false) === LIVE;
 }
 
 // What a removal finds: a live socket (skip it), nothing (the error the original would give, or
 // success under rm's force), or something to remove (the original runs).
-const LIVE = Symbol('live');
+const LIVE = Symbol('kept socket');
 type Found = typeof LIVE | NodeJS.ErrnoException | 'absent-ok' | null;
 
 function check(target: unknown, syscall: 'unlink' | 'lstat', force: boolean): Found {
@@ -46,11 +44,12 @@ function check(target: unknown, syscall: 'unlink' | 'lstat', force: boolean): Fo
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') return null;
     return force ? 'absent-ok' : missing(syscall, path);
   }
-  // Only a socket costs the /proc read: every other removal goes straight through.
-  if (!isSocket) return null;
-  // The primary binds the path relative to its own cwd when that is shorter (node:cluster).
-  const primaryCwd = cwdOf(process.ppid);
-  return isInUse(resolve(path), primaryCwd ? [process.cwd(), primaryCwd] : [process.cwd()]) === true ? LIVE : null;
+  // Any socket is left alone, a stale one too: checking "is anyone listening" and then unlinking
+  // races the primary, which may bind a new socket at the path in between (one worker removed a
+  // stale file and listened, another worker's check still saw the stale one: CI saw 0 of 10
+  // requests served). The primary removes a stale socket itself, right before it binds the path
+  // (stale-sockets.ts), so the app's "remove the stale socket, then listen" still works.
+  return isSocket ? LIVE : null;
 }
 
 /** The error Node gives for a missing path (unlink names the unlink syscall, rm its lstat). */

@@ -6,7 +6,7 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { isLiveSocket } from '../../src/worker/unix-sockets.ts';
+import { isKeptSocket } from '../../src/worker/unix-sockets.ts';
 import { isInUse, matchesName, parseSockets } from '../../src/worker/unix-listeners.ts';
 
 const TABLE = [
@@ -55,18 +55,17 @@ describe('live and stale sockets (real files)', () => {
   const dir = mkdtempSync(join(tmpdir(), 'nsup-sock-'));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  it('a socket this process listens on is live; once closed (and a file by that name left), it is not', async () => {
+  it('a socket this process listens on is in use, and a worker keeps it; once closed it is not in use', async () => {
     const path = join(dir, 'live.sock');
     const server = net.createServer().listen(path);
     await once(server, 'listening');
     expect(isInUse(path)).toBe(true);
-    expect(isLiveSocket(path)).toBe(true);
-    expect(isLiveSocket(new URL(`file://${path}`))).toBe(true);
-    expect(isLiveSocket(Buffer.from(path))).toBe(true);
+    expect(isKeptSocket(path)).toBe(true);
+    expect(isKeptSocket(new URL(`file://${path}`))).toBe(true);
+    expect(isKeptSocket(Buffer.from(path))).toBe(true);
     server.close();
     await once(server, 'close');
     expect(isInUse(path)).toBe(false);
-    expect(isLiveSocket(path)).toBe(false);
   });
 
   // Node cannot bind a unix socket without listening; python3 can (skipped where it is missing).
@@ -78,21 +77,22 @@ describe('live and stale sockets (real files)', () => {
     try {
       await once(child.stdout, 'data');
       expect(isInUse(path)).toBe(true);
-      expect(isLiveSocket(path)).toBe(true);
+      expect(isKeptSocket(path)).toBe(true);
     } finally {
       child.kill('SIGKILL');
       await once(child, 'exit');
     }
-    // Its process is gone: only a stale file is left.
-    expect(isLiveSocket(path)).toBe(false);
+    // Its process is gone: only a stale file is left, not in use; a worker still leaves it to the primary.
+    expect(isInUse(path)).toBe(false);
+    expect(isKeptSocket(path)).toBe(true);
   });
 
-  it('a regular file, a missing path and a non-path are never live sockets', () => {
+  it('a regular file, a missing path and a non-path are never kept', () => {
     const file = join(dir, 'plain.sock');
     writeFileSync(file, '');
-    expect(isLiveSocket(file)).toBe(false);
-    expect(isLiveSocket(join(dir, 'missing.sock'))).toBe(false);
-    expect(isLiveSocket(42)).toBe(false);
+    expect(isKeptSocket(file)).toBe(false);
+    expect(isKeptSocket(join(dir, 'missing.sock'))).toBe(false);
+    expect(isKeptSocket(42)).toBe(false);
   });
 
   it('in a cluster worker: removals of a live socket succeed without removing it; a missing path fails as it would', () => {
