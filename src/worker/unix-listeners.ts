@@ -2,7 +2,7 @@
 // nothing: one left by a killed process looks the same as a live one, but only a live one has a
 // kernel socket bound to its name. Used by the worker (an app's unlink of a live socket is skipped)
 // and the primary (a stale file is removed before a bind).
-import { readFileSync, readlinkSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { isAbsolute, resolve, sep } from 'node:path';
 
 // Flags 00010000 is __SO_ACCEPTCON (listen() was called); St 01 is SS_UNCONNECTED.
@@ -58,11 +58,3 @@ export function isInUse(path: string, cwds: readonly string[] = [process.cwd()])
   return matchesName(resolve(path), parseSockets(text).map((socket) => socket.path), cwds);
 }
 
-/** The cwd of another process (the cluster primary's, for names it bound relative to it); null if unreadable. */
-export function cwdOf(pid: number): string | null {
-  try {
-    return readlinkSync(`/proc/${pid}/cwd`);
-  } catch {
-    return null;
-  }
-}
