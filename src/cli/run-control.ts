@@ -1,5 +1,6 @@
 // The bodies of the control commands (status, reload, restart, stop, scale, logs): find the
 // supervisor(s) that run an app, send the request, print the answer. Imported lazily.
+import { readFileSync } from 'node:fs';
 import { liveSupervisors, request, type LiveSupervisor } from '../control/client.ts';
 import { runtimeDir } from '../control/runtime-dir.ts';
 import type { StatusDocument, SupervisorStatus } from '../control/types.ts';
@@ -27,7 +28,38 @@ export async function runAction(cmd: 'reload' | 'restart' | 'stop', app: string)
   const replies = await Promise.all(targets.map((s) => request(s.path, cmd, { app }, { timeoutMs: ACTION_TIMEOUT_MS }) as Promise<{ results: Array<Result> }>));
   const results = replies.flatMap((r) => r.results);
   for (const result of results) printResult(cmd, result);
+  // A supervisor whose last app stopped exits next (after its workers' leftovers and primary
+  // hooks): return only once it is gone, so that `nsup stop all && nsup start …` never finds the
+  // old one still answering (and refusing the names as running).
+  if (cmd === 'stop') await Promise.all(targets.map((s) => untilExited(s)));
   return results.every((r) => r.ok) ? EXIT.ok : EXIT.runtime;
+}
+
+// How long `stop` waits for a supervisor that has no app left to exit.
+const EXIT_WAIT_MS = 30_000;
+
+/** If `s` has no app left (or no longer answers), wait (bounded) until its process is gone. */
+async function untilExited(s: LiveSupervisor): Promise<void> {
+  const status = (await request(s.path, 'status', {}, { timeoutMs: STATUS_TIMEOUT_MS }).catch(() => null)) as SupervisorStatus | null;
+  if (status && status.apps.length > 0) return;
+  const deadline = Date.now() + EXIT_WAIT_MS;
+  while (alive(s.pid) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 25));
+  if (alive(s.pid)) process.stderr.write(`nsup: supervisor ${s.pid} stopped its apps but has not exited after ${EXIT_WAIT_MS / 1000} s; see its log\n`);
+}
+
+// Running, and not a zombie waiting for its parent (pid 1 may take a while to reap a daemon).
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return true; // no /proc (macOS): kill(0) is all there is
+  }
 }
 
 /** `nsup scale <name> <N|+N|-N>` */
