@@ -76,8 +76,8 @@ export function notUpReason(app: App, worker: Worker, now: number): string {
   }
 }
 
-// ':3000' (any host) matches 'host:3000'; 'host:3000' matches only that host; paths match exactly.
-function sameAddress(own: string, wanted: string): boolean {
+/** Whether a recorded listen `own` serves `wanted`: ':3000' (any host) matches 'host:3000'; 'host:3000' only that host; paths exactly. */
+export function sameAddress(own: string, wanted: string): boolean {
   if (own === wanted) return true;
   if (wanted.startsWith(':')) return !own.startsWith('/') && own.endsWith(wanted);
   return false;

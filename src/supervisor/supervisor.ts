@@ -15,6 +15,7 @@ import { nextDeadline } from './deadlines.ts';
 import { EventQueue, type SupervisorEvent } from './events.ts';
 import { createModel, isUp, label, slotUp, type AppModel, type AppOpResult, type CoreModel, type ReloadResult, type SlotModel, type WorkerModel } from './model.ts';
 import { findWorker, observe, type ObservedEvent } from './observe.ts';
+import { sameAddress } from './readiness.ts';
 import { reconcile, type Effect, type Pass } from './reconcile.ts';
 
 /** How the supervisor talks to the outside world; spawner and clock are fakes in the simulation tests. */
@@ -290,7 +291,7 @@ export class Supervisor {
   private stickyTarget(appName: string, ip: string, port: number | null): SpawnedWorker | null {
     const app = this.model.apps.get(appName);
     if (!app || ip === '' || app.slots.length === 0) return null;
-    const serves = (w: WorkerModel) => isUp(w) && (port === null || w.addresses.some((address) => listensOnPort(address, port)));
+    const serves = (w: WorkerModel) => isUp(w) && (port === null || w.addresses.some((address) => sameAddress(address, `:${port}`)));
     const candidates = app.workers.filter(serves);
     if (candidates.length === 0) return null;
     const hash = hashKey(ip);
@@ -432,9 +433,4 @@ function drainReason(reason: StopReason | null): DrainReason {
     default:
       return 'stop';
   }
-}
-
-/** Whether a recorded listen address (':3000', 'host:3000', a socket path) is on `port`. */
-function listensOnPort(address: string, port: number): boolean {
-  return !address.startsWith('/') && address.endsWith(`:${port}`);
 }
