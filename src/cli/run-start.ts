@@ -1,15 +1,13 @@
 // The body of `nsup start`, imported lazily: turn flags into a config, then supervise.
 import { configFromFlags, type StartArgs } from '../config/flags.ts';
-import { parseSize } from '../config/schema.ts';
 import { DAEMON_ENV, detach } from './detach.ts';
 import { startSupervisor } from '../supervisor/start.ts';
 
 /** Load the config named by the flags and run the supervisor until it stops; resolves with the exit code. */
-export async function runStart(args: StartArgs & { daemon?: boolean; logMaxSize?: string }): Promise<number> {
+export async function runStart(args: StartArgs & { daemon?: boolean }): Promise<number> {
   const config = await configFromFlags(args);
-  const maxLogBytes = args.logMaxSize !== undefined ? parseSize(args.logMaxSize, '--log-max-size', 'command line') : null;
   if (args.daemon && process.env[DAEMON_ENV] !== '1') return detach(config);
   // A reload re-reads the same file with the same flags on top, and validates it again.
-  const running = await startSupervisor(config, { loadConfig: () => configFromFlags(args), daemon: Boolean(args.daemon), maxLogBytes });
+  const running = await startSupervisor(config, { loadConfig: () => configFromFlags(args), daemon: Boolean(args.daemon) });
   return running.done;
 }

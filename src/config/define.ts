@@ -65,8 +65,16 @@ export interface AppConfig {
   primary?: string | string[];
   /** How many new workers a rolling reload starts at once. Default 1. */
   reloadBatch?: number;
-  /** Write worker output lines that are JSON objects untouched, without the `[app:id]` prefix. Default false. */
-  jsonLogs?: boolean;
+  /** Log lines as 'text' (default) or 'json' (one object per line; an app's own JSON lines merged with nsup's fields). */
+  logFormat?: 'text' | 'json';
+  /** Timestamp of each line: 'iso' (default), 'local' (ISO 8601 with the local offset) or 'off' (default under journald). */
+  logTime?: 'iso' | 'local' | 'off';
+  /** File for stdout and nsup's events (relative to cwd; '/dev/null' discards). Default: `<app>.log` in the runtime dir with -d. */
+  logFile?: string;
+  /** File for stderr (relative to cwd; '/dev/null' discards). Default: the logFile. */
+  errorFile?: string;
+  /** Rotation of the log files: false (logrotate + SIGUSR2), or size (default '10MB'), every ('1d', '12h'), keep (10), compress (false). */
+  logRotate?: false | { size?: number | string; every?: string; keep?: number; compress?: boolean };
   /** IPC encoding of messages between workers: 'json', or 'advanced' (Map, Set, Buffer, BigInt, Date survive). Default 'json'. */
   serialization?: 'json' | 'advanced';
   /** Replace a worker whose event loop is blocked this long ('30s'), or 'off' (default). */
@@ -120,10 +128,23 @@ export interface ResolvedApp {
   /** Absolute paths of the app's primary hooks. */
   primary: string[];
   reloadBatch: number;
-  jsonLogs: boolean;
+  logs: LogOptions;
   serialization: 'json' | 'advanced';
   heartbeatTimeoutMs: number | null;
   maxMemoryBytes: number | null;
+}
+
+/** An app's logging, validated. */
+export interface LogOptions {
+  format: 'text' | 'json';
+  /** null: the default for where the line goes ('iso'; 'off' under journald). */
+  time: 'iso' | 'local' | 'off' | null;
+  /** Absolute path of the stdout (and events) file, or null for the default (`<app>.log` in the runtime dir with -d, none in the foreground). */
+  file: string | null;
+  /** Absolute path of the stderr file, or null: the same as `file`. */
+  errorFile: string | null;
+  /** null: no rotation by nsup (logrotate's job; SIGUSR2 reopens). */
+  rotate: { sizeBytes: number; every: string | null; keep: number; compress: boolean } | null;
 }
 
 /** The validated config the supervisor runs on. */

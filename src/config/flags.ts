@@ -5,13 +5,14 @@
 import { resolve } from 'node:path';
 import type { ResolvedConfig } from './define.ts';
 import { DEFAULT_CONFIG, loadConfigFile } from './load.ts';
-import { APP, METRICS, WATCH, resolveConfig, type FlagSpec, type Table } from './schema.ts';
+import { APP, LOG_ROTATE, METRICS, WATCH, resolveConfig, type FlagSpec, type Table } from './schema.ts';
 import { ConfigInvalidError, UsageError } from '../errors.ts';
 
 /** Where a table's keys sit in a config: in every app (`apps[i].<at>`) or at the top level. */
 const FLAG_TABLES: Array<{ table: Table; scope: 'app' | 'top'; at: string[] }> = [
   { table: APP, scope: 'app', at: [] },
   { table: WATCH, scope: 'app', at: ['watch'] },
+  { table: LOG_ROTATE, scope: 'app', at: ['logRotate'] },
   { table: METRICS, scope: 'top', at: ['metrics'] },
 ];
 

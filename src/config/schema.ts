@@ -118,6 +118,18 @@ export const METRICS = {
   host: field('Interface to listen on.', '127.0.0.1', text("a host name or IP address, e.g. '127.0.0.1'"), str('metrics-host', 'interface for --metrics-port [default: 127.0.0.1]')),
 };
 
+export const LOG_ROTATE = {
+  size: field('Rotate a log file when it grows past this size.', '10MB', (v, at, c) => parseSize(v, at, c.where),
+    str('log-max-size', "rotate a log file past this size, e.g. '50MB' [default: 10MB]")),
+  every: field("Also rotate on a schedule: '1d' (at midnight), '12h', '1h' (whole hours or days).", undefined, (v, at, c) =>
+    v === undefined ? null : typeof v === 'string' && /^\s*\d+\s*[hd]\s*$/.test(v) && Number.parseInt(v, 10) > 0 ? v.replace(/\s+/g, '') : bad(c.where, at, v, "'1d', '7d', '12h' or '1h'"),
+    str('log-rotate', "also rotate log files on a schedule: 1d (at midnight), 12h, 1h")),
+  keep: field('How many rotated files to keep (older ones are deleted).', 10, (v, at, c) =>
+    typeof v === 'number' && Number.isSafeInteger(v) && v > 0 ? v : bad(c.where, at, v, 'a positive integer'),
+    { flag: 'log-keep', type: 'number', describe: 'rotated log files to keep [default: 10]' }),
+  compress: boolean('gzip rotated files (<file>.1.gz).', { flag: 'log-compress', type: 'boolean', describe: 'gzip rotated log files' }),
+};
+
 export const APP = {
   name: field('App name; default: the script file name without extension.', undefined, (v, at, c) =>
     v === undefined || (typeof v === 'string' && NAME_RE.test(v)) ? v : bad(c.where, at, v, `a name of ${NAME_RULE}`)),
@@ -156,7 +168,20 @@ export const APP = {
     str('heartbeat-timeout', "replace a worker whose event loop is blocked this long, e.g. '30s' [default: off]")),
   serialization: field("IPC encoding of messages between workers: 'json', or 'advanced' (Map, Set, Buffer, BigInt survive).", 'json', (v, at, c) =>
     v === 'json' || v === 'advanced' ? v : bad(c.where, at, v, "'json' or 'advanced'")),
-  jsonLogs: boolean('Pass worker output lines that are JSON objects through untouched.', { flag: 'json-logs', type: 'boolean', describe: 'pass worker output lines that are JSON objects through untouched' }),
+  logFormat: field("Format of every log line (worker output and nsup's events): 'text', or 'json' (one object per line; an app's own JSON lines are merged with nsup's fields).", 'text', (v, at, c) =>
+    v === 'text' || v === 'json' ? v : bad(c.where, at, v, "'text' or 'json'"),
+    str('log-format', "log lines as text or json (one object per line, app JSON merged) [default: text]")),
+  logTime: field("Timestamp of each log line: 'iso' (UTC), 'local' (ISO 8601 with the local offset) or 'off'; default 'iso', 'off' under systemd's journal (which stamps lines itself).", undefined, (v, at, c) =>
+    v === undefined || v === 'iso' || v === 'local' || v === 'off' ? v : bad(c.where, at, v, "'iso', 'local' or 'off'"),
+    str('log-time', "timestamp on each log line: iso, local or off [default: iso; off under journald]")),
+  logFile: field("File for the app's stdout and nsup's events about it (PM2's out_file), relative to cwd; '/dev/null' discards. Default: <app>.log in the runtime dir with -d, none in the foreground.", undefined, (v, at, c) =>
+    v === undefined ? null : text("a file path, e.g. './logs/app.log', or '/dev/null'")(v, at, c),
+    str('log-file', "write the app's stdout and events to this file too ('/dev/null': discard) [default with -d: <app>.log in the runtime dir]")),
+  errorFile: field("File for the app's stderr (PM2's error_file), relative to cwd; '/dev/null' discards. Default: the same file as logFile.", undefined, (v, at, c) =>
+    v === undefined ? null : text("a file path, e.g. './logs/app.err.log', or '/dev/null'")(v, at, c),
+    str('error-file', "write the app's stderr to this file ('/dev/null': discard) [default: the --log-file]")),
+  logRotate: field("Rotation of the app's log files: false (leave it to logrotate and SIGUSR2), or { size, every, keep, compress }.", {}, (v, at, c) =>
+    v === false ? null : readObject(v, at, c, LOG_ROTATE, "false or an object like { size: '10MB', every: '1d', keep: 10, compress: true }")),
   maxMemory: field('Replace a worker whose RSS grows above this.', undefined, (v, at, c) =>
     v === undefined ? null : parseSize(v, at, c.where),
     str('max-memory', "replace a worker (new one first, then drain) above this RSS, e.g. '512MB'")),
@@ -178,7 +203,7 @@ function readObject<T extends Table>(value: unknown, at: string, c: Ctx, table: 
   for (const key of Object.keys(value)) {
     if (Object.hasOwn(table, key)) continue;
     const near = nearest(key, accepted);
-    const hint = near === undefined ? '' : `did you mean '${near}'? `;
+    const hint = RENAMED[key] !== undefined ? `it is now ${RENAMED[key]}. ` : near === undefined ? '' : `did you mean '${near}'? `;
     fail(c.where, join(at, key), `unknown key; ${hint}Accepted keys: ${accepted.join(', ')}.`);
   }
   const out: Record<string, unknown> = {};
@@ -250,7 +275,13 @@ function resolveApp(value: unknown, at: string, c: Ctx): ResolvedApp {
     primary: a.primary.map((path, i) => resolveModule(path, a.cwd, typeof (value as { primary?: unknown }).primary === 'string' ? `${at}.primary` : `${at}.primary[${i}]`, c)),
     killSignal: a.killSignal,
     reloadBatch: a.reloadBatch,
-    jsonLogs: a.jsonLogs,
+    logs: {
+      format: a.logFormat,
+      time: a.logTime ?? null,
+      file: a.logFile === null ? null : resolve(a.cwd, a.logFile),
+      errorFile: a.errorFile === null ? null : resolve(a.cwd, a.errorFile),
+      rotate: a.logRotate && { sizeBytes: a.logRotate.size, every: a.logRotate.every, keep: a.logRotate.keep, compress: a.logRotate.compress },
+    },
     serialization: a.serialization,
     heartbeatTimeoutMs: a.heartbeatTimeout,
     maxMemoryBytes: a.maxMemory,
@@ -363,6 +394,9 @@ function join(at: string, key: string): string {
   if (!/^[A-Za-z_$][\w$]*$/.test(key)) return `${at}[${JSON.stringify(key)}]`;
   return at === '' ? key : `${at}.${key}`;
 }
+
+/** Keys nsup once had, and what replaced them (named in the unknown-key message). */
+const RENAMED: Record<string, string> = { jsonLogs: "logFormat: 'json' (--log-format json)" };
 
 /** The accepted key closest to `key` (edit distance at most 2), if any. */
 function nearest(key: string, accepted: string[]): string | undefined {

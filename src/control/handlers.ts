@@ -31,15 +31,24 @@ export function createHandlers(deps: HandlerDeps): Record<string, Handler> {
       if (result.ok) await supervisor.whenUp([app!], supervisor.apps.get(app!)?.config.listenTimeoutMs ?? 10_000);
       return { results: [result] };
     },
+    // `nsup logs`: the records it remembers (JSON, one per streamed line), then new ones with follow.
     logs: async (args, ctx) => {
       const [app] = appNames(supervisor, args);
-      const lines = typeof args.lines === 'number' && args.lines >= 0 ? args.lines : 20;
-      for (const line of output.recent(app!, lines)) ctx.stream(line);
+      const lines = typeof args.lines === 'number' ? args.lines : 20;
+      for (const record of output.recent(app!, lines)) ctx.stream(JSON.stringify(record));
       if (args.follow !== true) return { app };
-      const stop = output.follow(app!, (line) => ctx.stream(line));
+      const stop = output.follow(app!, (record) => ctx.stream(JSON.stringify(record)));
       await Promise.race([ctx.closed, supervisor.done]);
       stop();
       return { app };
+    },
+    'logs-files': async (args) => {
+      const [app] = appNames(supervisor, args);
+      return { app, files: output.files(app!) };
+    },
+    'logs-flush': async (args) => {
+      const [app] = appNames(supervisor, args);
+      return { app, files: await output.empty(app!) };
     },
     send: async (args) => {
       const [app] = appNames(supervisor, args);

@@ -1,103 +1,169 @@
-// The primary's one pino root logger and the output it shares with worker lines: whole lines
-// only, in order, to the terminal (foreground) or to per-app files (daemon), and kept in a
+// The primary's one pino root logger and the output it shares with worker lines. Every line is a
+// record (record.ts) written whole, in order, in its app's format (text or JSON, with its time),
+// to the terminal (foreground: stdout, stderr for the workers' stderr; journald priorities under
+// systemd) and to the app's files (a daemon's `<app>.log`, or logFile/errorFile), and kept in a
 // short per-app memory for `nsup logs`. A write error on any of them (EPIPE once `head` exits, a
 // full disk) is contained: the primary neither crashes nor hangs on its own output.
 import pino, { type Logger } from 'pino';
-import { createRequire } from 'node:module';
-import { LogFiles } from './log-files.ts';
+import { fstatSync } from 'node:fs';
+import type { LogOptions, ResolvedApp } from '../config/define.ts';
+import { logPath } from '../control/runtime-dir.ts';
+import { DISCARD, LogFiles, type AppFiles } from './log-files.ts';
+import { formatRecord, jsonObjectOf, type LineStyle, type LogRecord } from './record.ts';
 import { RecentLines } from './recent-lines.ts';
-import { MAX_BUFFERED_BYTES, safeDestination, type Destination } from './safe-destination.ts';
+import { MAX_BUFFERED_BYTES, safeDestination } from './safe-destination.ts';
 
 /** Where every line of the primary goes. */
 export interface Output {
-  /** Write one complete line (a newline is added) to stdout, or to the app's file in daemon mode. */
-  out(line: string, app?: string): void;
-  /** Same for stderr. */
-  err(line: string, app?: string): void;
-  /** Block until everything written so far has reached the file descriptors. */
+  /** Set (or change, on a reload) each app's format, time and files. */
+  configure(apps: readonly ResolvedApp[]): void;
+  /** Write one record (a worker's line): to the terminal or the app's files, and to its memory. */
+  record(record: LogRecord): void;
+  /** null when every destination takes more; else resolves once the full ones drained (writers of worker output wait). */
+  whenWritable(): Promise<void> | null;
+  /** Block until everything written so far has reached the file descriptors (as far as it can synchronously). */
   flush(): void;
-  /** Reopen the log files (SIGUSR2, after logrotate moved them); nothing in the foreground. */
+  /** Write out and close the files (at exit). */
+  close(): Promise<void>;
+  /** Reopen the log files (SIGUSR2, after logrotate moved them). */
   reopen(): void;
-  /** The last `n` lines of an app (worker output and supervisor events), oldest first. */
-  recent(app: string, n: number): string[];
-  /** Call `fn` with every new line of an app; returns the unsubscribe function. */
-  follow(app: string, fn: (line: string) => void): () => void;
+  /** The last `n` records of an app (all it remembers when n < 0), oldest first. */
+  recent(app: string, n: number): LogRecord[];
+  /** Call `fn` with every new record of an app; returns the unsubscribe function. */
+  follow(app: string, fn: (record: LogRecord) => void): () => void;
+  /** The files an app's lines go to, and which streams each holds (`nsup logs` reads them). */
+  files(app: string): Array<{ path: string; streams: Array<'out' | 'err' | 'nsup'> }>;
+  /** Empty an app's files and delete their rotated copies (`nsup logs --flush`); returns the paths. */
+  empty(app: string): Promise<string[]>;
 }
 
-/** How the supervisor logs: foreground (stdout/stderr) or daemon (files in `dir`). */
+/** How the supervisor logs: foreground (stdout/stderr) or daemon (files in `daemonDir`). */
 export interface LoggingOptions {
-  /** Pretty text instead of JSON lines. Default: stdout is a TTY (and not daemon). */
-  pretty?: boolean;
-  /** Daemon mode: write `<app>.log` files in this directory. */
+  /** The apps (their log options); more can be set later with configure(). */
+  apps?: readonly ResolvedApp[];
+  /** Daemon mode: write each app's lines to `<app>.log` in this directory (unless it sets logFile). */
   daemonDir?: string;
-  /** Daemon mode: rotate a log file to `<app>.log.1` when it grows past this many bytes. */
-  maxLogBytes?: number | null;
+  /** The environment (JOURNAL_STREAM, NO_COLOR); default process.env. */
+  env?: NodeJS.ProcessEnv;
 }
+
+const DEFAULT_LOGS: LogOptions = { format: 'text', time: null, file: null, errorFile: null, rotate: null };
 
 /** Create the logger and output. */
 export function createLogging(opts: LoggingOptions = {}): { logger: Logger; output: Output } {
+  const env = opts.env ?? process.env;
   const recent = new RecentLines(1000);
-  const usePretty = !opts.daemonDir && (opts.pretty ?? Boolean(process.stdout.isTTY));
-  // pino-pretty is loaded only for a terminal: a supervisor under systemd or in a container
-  // never pays its memory. Its line formatter, not its stream: lines then go through the same
-  // contained destination as everything else, in order.
-  const pretty = usePretty
-    ? (createRequire(import.meta.url)('pino-pretty') as typeof import('pino-pretty')).prettyFactory({
-        colorize: !process.env.NO_COLOR,
-        translateTime: 'HH:MM:ss.l',
-        ignore: 'pid,hostname',
-        // The messages carry the facts; the structured fields are for machines (JSON mode).
-        hideObject: true,
-      })
-    : null;
+  const daemon = opts.daemonDir !== undefined;
+  // Under systemd the journal stamps and stores every line: no time of ours, a priority instead.
+  const journald = !daemon && connectedToJournal(env.JOURNAL_STREAM);
+  const color = !daemon && !journald && Boolean(process.stdout.isTTY) && !env.NO_COLOR;
+  const logs = new Map<string, LogOptions>();
+  const terminalStyle = (app: string | undefined): LineStyle => {
+    const o = (app !== undefined ? logs.get(app) : undefined) ?? [...logs.values()][0] ?? DEFAULT_LOGS;
+    return { format: o.format, time: o.time ?? (journald ? 'off' : 'iso'), priority: journald, color: color && o.format === 'text' };
+  };
+  const fileStyle = (app: string): LineStyle => {
+    const o = logs.get(app) ?? DEFAULT_LOGS;
+    return { format: o.format, time: o.time ?? 'iso', priority: false };
+  };
   // stderr's own failures have nowhere to go: it is contained and stays quiet.
   const stderr = safeDestination({ fd: 2, sync: false, minLength: 0 });
   // A failing stdout or log file cannot carry its own error: that goes to stderr (and to the
   // app's recent lines, for `nsup logs`), once per failure spell.
   const reporter = pino(PINO_OPTIONS, {
     write(chunk: string) {
-      const line = chunk.endsWith('\n') ? chunk.slice(0, -1) : chunk;
-      const { app, msg } = peek(line);
-      if (app !== undefined) recent.push(app, `[nsup] ${msg}`);
-      else recent.pushAll(`[nsup] ${msg}`);
-      stderr.dest.write(pretty ? pretty(line) : chunk);
+      const record = eventRecord(chunk);
+      remember(record);
+      stderr.write(formatRecord(record, terminalStyle(record.app)) + '\n');
     },
   });
   const reportWriteError = (target: string, error: NodeJS.ErrnoException, app?: string) =>
     reporter.error({ event: 'log.write-error', target, code: error.code, ...(app !== undefined ? { app } : {}) }, describeWriteError(target, error));
-  const files = opts.daemonDir ? new LogFiles(opts.daemonDir, opts.maxLogBytes ?? null, (app, path, error) => reportWriteError(path, error, app)) : null;
+  const files = new LogFiles((app, path, error) => reportWriteError(path, error, app));
   const stdout = safeDestination({ fd: 1, sync: false, minLength: 0 }, { onError: (error) => reportWriteError('stdout', error) });
-  const write = (stream: Destination, line: string, app: string | undefined) => {
-    if (app !== undefined) recent.push(app, line);
-    if (files) files.write(app, line);
-    else stream.write(line + '\n');
+  const remember = (record: LogRecord) => {
+    if (record.app !== undefined) recent.push(record.app, record);
+    else for (const app of logs.keys()) recent.push(app, record);
   };
-  // pino writes each event as one JSON line; route it by its `app` field.
-  const router = {
-    write(chunk: string) {
-      const line = chunk.endsWith('\n') ? chunk.slice(0, -1) : chunk;
-      const { app, msg } = peek(line);
-      if (app !== undefined) recent.push(app, `[nsup] ${msg}`);
-      else recent.pushAll(`[nsup] ${msg}`);
-      if (files) files.write(app, line);
-      else stdout.dest.write(pretty ? pretty(line) : chunk);
-    },
+  const write = (record: LogRecord) => {
+    remember(record);
+    const app = record.app;
+    // An app's own JSON line is merged with nsup's fields (json format only; text keeps the line as written).
+    if (app !== undefined && record.stream !== 'nsup' && logs.get(app)?.format === 'json') {
+      const fields = jsonObjectOf(record.msg);
+      if (fields) record.fields = fields;
+    }
+    if (!daemon) (record.stream === 'err' ? stderr : stdout).write(formatRecord(record, terminalStyle(app)) + '\n');
+    if (app !== undefined) {
+      if (files.has(app)) files.write(app, record.stream, formatRecord(record, fileStyle(app)));
+    } else {
+      for (const name of logs.keys()) if (files.has(name)) files.write(name, 'nsup', formatRecord(record, fileStyle(name)));
+    }
   };
-  const logger = pino(PINO_OPTIONS, router);
+  // pino writes each event as one JSON line: a record like any other.
+  const logger = pino(PINO_OPTIONS, { write: (chunk: string) => write(eventRecord(chunk)) });
   const output: Output = {
-    out: (line, app) => write(stdout.dest, line, app),
-    err: (line, app) => write(stderr.dest, line, app),
+    configure: (apps) => {
+      for (const app of apps) {
+        logs.set(app.name, app.logs);
+        const appFiles = filesOf(app, opts.daemonDir);
+        if (appFiles) files.configure(app.name, appFiles);
+      }
+    },
+    record: write,
+    whenWritable: () => {
+      const waits = [stdout, stderr].filter((d) => d.full()).map((d) => new Promise<void>((resolve) => d.onceDrained(resolve)));
+      const filesDrained = files.whenDrained();
+      if (filesDrained) waits.push(filesDrained);
+      return waits.length === 0 ? null : Promise.all(waits).then(() => undefined);
+    },
     // Never throws nor hangs: a destination that is failing or gone is skipped.
     flush: () => {
       stdout.dest.flushSync();
       stderr.dest.flushSync();
-      files?.flush();
+      files.flushSync();
     },
-    reopen: () => files?.reopen(),
+    close: async () => {
+      output.flush();
+      await files.close();
+    },
+    reopen: () => files.reopen(),
     recent: (app, n) => recent.last(app, n),
     follow: (app, fn) => recent.follow(app, fn),
+    files: (app) => files.files(app),
+    empty: async (app) => {
+      recent.clear(app);
+      return files.empty(app);
+    },
   };
+  if (opts.apps) output.configure(opts.apps);
   return { logger, output };
+}
+
+/** An app's files: a daemon's default `<app>.log`, or its logFile/errorFile; null for a foreground app without. */
+function filesOf(app: ResolvedApp, daemonDir: string | undefined): AppFiles | null {
+  const { file, errorFile, rotate } = app.logs;
+  if (daemonDir === undefined && file === null && errorFile === null) return null;
+  const out = file ?? (daemonDir !== undefined ? logPath(daemonDir, app.name) : DISCARD);
+  return { out, err: errorFile ?? out, rotate };
+}
+
+/**
+ * Whether stdout or stderr is the journal's stream: systemd sets JOURNAL_STREAM to its
+ * `device:inode`, and a child whose output was redirected elsewhere inherits the variable but not the stream.
+ */
+export function connectedToJournal(value: string | undefined): boolean {
+  const m = /^(\d+):(\d+)$/.exec(value ?? '');
+  if (!m) return false;
+  for (const fd of [1, 2]) {
+    try {
+      const st = fstatSync(fd, { bigint: true });
+      if (st.dev === BigInt(m[1]!) && st.ino === BigInt(m[2]!)) return true;
+    } catch {
+      // closed
+    }
+  }
+  return false;
 }
 
 /** One line for a log destination that cannot be written: what failed, the consequence and the fix. */
@@ -106,7 +172,7 @@ export function describeWriteError(target: string, error: NodeJS.ErrnoException)
   switch (error.code) {
     case 'ENOSPC':
     case 'EDQUOT':
-      return `cannot write ${target}: the disk is full (${error.code}); ${kept}. Free space on that filesystem${target === 'stdout' ? '' : ' (or cap the files with --log-max-size)'}.`;
+      return `cannot write ${target}: the disk is full (${error.code}); ${kept}. Free space on that filesystem${target === 'stdout' ? '' : ' (or cap the files with logRotate, --log-max-size)'}.`;
     case 'EACCES':
     case 'EPERM':
     case 'EROFS':
@@ -118,15 +184,13 @@ export function describeWriteError(target: string, error: NodeJS.ErrnoException)
 
 export type { Logger };
 
-const PINO_OPTIONS = { base: undefined, timestamp: pino.stdTimeFunctions.isoTime, formatters: { level: (label: string) => ({ level: label }) } };
+const PINO_OPTIONS = { base: undefined, timestamp: pino.stdTimeFunctions.epochTime, formatters: { level: (label: string) => ({ level: label }) } };
 
-function peek(line: string): { app: string | undefined; msg: string } {
-  try {
-    const parsed = JSON.parse(line) as { app?: unknown; msg?: unknown; time?: unknown; level?: unknown };
-    const app = typeof parsed.app === 'string' ? parsed.app : undefined;
-    return { app, msg: `${String(parsed.time ?? '')} ${String(parsed.level ?? '')}: ${String(parsed.msg ?? '')}` };
-  } catch {
-    return { app: undefined, msg: line };
-  }
+// pino's JSON line for an event, as a record.
+function eventRecord(chunk: string): LogRecord {
+  const line = chunk.endsWith('\n') ? chunk.slice(0, -1) : chunk;
+  const fields = jsonObjectOf(line) ?? { level: 'info', msg: line };
+  const app = typeof fields.app === 'string' ? fields.app : undefined;
+  const time = typeof fields.time === 'number' ? fields.time : Date.now();
+  return { time, ...(app !== undefined ? { app } : {}), stream: 'nsup', level: String(fields.level ?? 'info'), msg: String(fields.msg ?? ''), fields };
 }
-

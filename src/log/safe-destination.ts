@@ -18,6 +18,11 @@ export interface SafeDestination {
   dest: Destination;
   /** 'ok'; 'failing' (the last write failed, later lines are retried); 'gone' (EPIPE: nothing is written any more). */
   state(): 'ok' | 'failing' | 'gone';
+  /** Write; returns false while more than sonic-boom's high-water mark (16 KiB) waits to be written. */
+  write(text: string): boolean;
+  /** Whether a writer should wait for onceDrained() (never for a failing or gone destination: those drop). */
+  full(): boolean;
+  onceDrained(fn: () => void): void;
 }
 
 /** What a destination that cannot write keeps buffered; past it, lines are dropped (sonic-boom's maxLength). */
@@ -59,7 +64,26 @@ export function safeDestination(opts: Parameters<typeof pino.destination>[0] & o
     if (error) onError(error);
   };
   dest.flushSync = flushSync;
-  return { dest, state: () => state };
+  // Backpressure for the writers that can wait (worker output): a write past the high-water mark
+  // marks the destination full until sonic-boom says it drained.
+  let needDrain = false;
+  const waiting: Array<() => void> = [];
+  const release = () => {
+    needDrain = false;
+    waiting.splice(0).forEach((fn) => fn());
+  };
+  dest.on('drain', release);
+  const full = () => needDrain && state === 'ok';
+  return {
+    dest,
+    state: () => state,
+    write: (text) => {
+      if (!dest.write(text) && state === 'ok') needDrain = true;
+      return !full();
+    },
+    full,
+    onceDrained: (fn) => (full() ? waiting.push(fn) : fn()),
+  };
 }
 
 // sonic-boom's own flushSync loop over its (undocumented) buffer fields, with two changes: any

@@ -45,10 +45,8 @@ export interface RunningSupervisor {
 /** How to run: where reloads get their config, and whether this is a detached daemon. */
 export interface StartOptions {
   loadConfig?: ConfigSource;
-  /** Daemon mode: logs go to `<app>.log` files in the runtime dir instead of stdout. */
+  /** Daemon mode: logs go to `<app>.log` files in the runtime dir (or each app's logFile) instead of stdout. */
   daemon?: boolean;
-  /** Daemon mode: rotate a log file past this size. */
-  maxLogBytes?: number | null;
 }
 
 // How often worker CPU and memory are sampled for `nsup status` and maxMemory.
@@ -62,7 +60,7 @@ export async function startSupervisor(config: ResolvedConfig, options: StartOpti
   checkRuntime(config);
   const dir = ensureRuntimeDir();
   await refuseDuplicates(config);
-  const { logger, output } = createLogging(options.daemon ? { daemonDir: dir, maxLogBytes: options.maxLogBytes ?? null } : {});
+  const { logger, output } = createLogging({ apps: config.apps, ...(options.daemon ? { daemonDir: dir } : {}) });
   const spawner = clusterSpawner(output, logger);
   const supervisor = new Supervisor({ config, logger, output, spawner });
   // systemd Type=notify: READY=1 only once every worker is up, RELOADING=1/READY=1 around
@@ -79,6 +77,8 @@ export async function startSupervisor(config: ResolvedConfig, options: StartOpti
     loadConfig: async () => {
       const next = await source();
       hooks.warnIfChanged(next);
+      // Log format, time and files take effect with the reload (the new workers' lines and the old ones' last).
+      output.configure(next.apps);
       return next;
     },
     onBusy: (busy) => void (busy ? notifier.reloading(`reloading: ${upCount()}`) : notifier.ready(upCount())),
@@ -140,7 +140,7 @@ export async function startSupervisor(config: ResolvedConfig, options: StartOpti
     await Promise.all([control.close(), metrics?.close(), ...watchers.map((w) => w.close())]);
     await Promise.race([notifier.flush(), new Promise((resolve) => setTimeout(resolve, 2000).unref())]);
     removeContainment();
-    output.flush();
+    await output.close();
     return code;
   });
   return {

@@ -56,7 +56,7 @@ export interface Spawner {
   settle(): Promise<void>;
 }
 
-/** The real spawner: node:cluster workers whose output goes to `output` as `[app:id] line`. */
+/** The real spawner: node:cluster workers whose output lines go to `output` as records. */
 export function clusterSpawner(output: Output, logger?: Logger): Spawner {
   // Whatever a worker spawned is stopped after the worker exits (SIGTERM, SIGKILL after killTimeout).
   const trees = new TreeReaper();
@@ -66,15 +66,13 @@ export function clusterSpawner(output: Output, logger?: Logger): Spawner {
     fork(request, sink) {
       const token = trees.token();
       const worker = forkCluster(request, token);
-      const { app, slot } = request;
+      const { app, slot, generation } = request;
       const pid = worker.process.pid;
       if (pid !== undefined) trees.track(pid);
       const forwarded = forwardWorkerOutput({
         stdout: worker.process.stdout,
         stderr: worker.process.stderr,
-        app: app.name,
-        prefix: `[${app.name}:${slot}]`,
-        jsonLogs: app.jsonLogs,
+        source: { app: app.name, slot, pid, generation },
         output,
       });
       worker.on('online', () => sink.online());

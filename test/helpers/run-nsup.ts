@@ -11,16 +11,19 @@ import { killTree, startTime, withEnv } from './processes.ts';
 export const BIN = fileURLToPath(new URL('../../bin/nsup.js', import.meta.url));
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
-/** One JSON log line of the supervisor. */
+/** One JSON log line of the supervisor (an event), or a worker's line as a record (`stream` out/err). */
 export type LogLine = Record<string, unknown> & { event?: string; msg?: string };
 
 /** A running `nsup` process and what it printed so far. */
 export interface Nsup {
   proc: ResultPromise;
-  /** Parsed JSON lines from stdout, in order. */
+  /** The supervisor's events (parsed JSON lines from stdout), in order. */
   events: LogLine[];
-  /** Non-JSON stdout lines (worker output). */
+  /** Worker lines as records (time, app, worker, pid, gen, stream, msg), stdout and stderr, in order of arrival. */
+  records: LogLine[];
+  /** stdout lines: event lines as written, worker lines as the worker wrote them (a record's msg). */
   stdout: string[];
+  /** stderr lines, worker lines as the worker wrote them. */
   stderr: string[];
   /** Resolves with the first log line (already seen or future) that matches. */
   waitFor(match: (line: LogLine) => boolean, what: string, timeoutMs?: number): Promise<LogLine>;
@@ -40,7 +43,10 @@ export interface Nsup {
 const started = new Map<Nsup, { home: string; ownHome: boolean; reaped: boolean; workers: Map<number, number | undefined> }>();
 
 /** Start `nsup <args>`; the process is killed by cleanupAll() if a test leaves it running. */
-export function startNsup(args: string[], opts: { cwd?: string; env?: Record<string, string>; detached?: boolean; wrap?: string[] } = {}): Nsup {
+export function startNsup(args: string[], opts: { cwd?: string; env?: Record<string, string>; detached?: boolean; wrap?: string[]; rawLogFormat?: boolean } = {}): Nsup {
+  // The helper reads the supervisor's events as JSON lines: `start` gets --log-format json unless
+  // the test sets the format itself (or asks for the default with rawLogFormat).
+  if (args[0] === 'start' && !opts.rawLogFormat && !args.some((a) => a.startsWith('--log-format'))) args = ['start', '--log-format', 'json', ...args.slice(1)];
   // `wrap` runs nsup under another command (e.g. unshare, to make it PID 1 of a namespace).
   const [command, ...prefix] = opts.wrap ?? [process.execPath];
   // Each supervisor gets its own runtime dir unless the test shares one on purpose: parallel
@@ -58,6 +64,7 @@ export function startNsup(args: string[], opts: { cwd?: string; env?: Record<str
     forceKillAfterDelay: false,
   });
   const events: LogLine[] = [];
+  const records: LogLine[] = [];
   const stdout: string[] = [];
   const stderr: string[] = [];
   const waiters = new Set<() => void>();
@@ -67,9 +74,23 @@ export function startNsup(args: string[], opts: { cwd?: string; env?: Record<str
   // Worker pid → its start time when the log named it, so that cleanup never kills a later
   // process that reused the pid. Under `wrap` the logged pids belong to another pid namespace.
   const workers = new Map<number, number | undefined>();
+  // A worker's line in json format is a record; the arrays get the line as the worker wrote it.
+  const workerLine = (line: string): string | undefined => {
+    if (!line.startsWith('{')) return undefined;
+    try {
+      const record = JSON.parse(line) as LogLine;
+      if (record.stream !== 'out' && record.stream !== 'err') return undefined;
+      records.push(record);
+      const { time: _t, app: _a, worker: _w, pid: _p, gen: _g, stream: _s, ...rest } = record;
+      return typeof rest.msg === 'string' && Object.keys(rest).length === 1 ? rest.msg : JSON.stringify(rest);
+    } catch {
+      return undefined;
+    }
+  };
   createInterface({ input: proc.stdout! }).on('line', (line) => {
-    stdout.push(line);
-    if (line.startsWith('{')) {
+    const own = workerLine(line);
+    stdout.push(own ?? line);
+    if (own === undefined && line.startsWith('{')) {
       try {
         const event = JSON.parse(line) as LogLine;
         events.push(event);
@@ -83,7 +104,7 @@ export function startNsup(args: string[], opts: { cwd?: string; env?: Record<str
     notify();
   });
   createInterface({ input: proc.stderr! }).on('line', (line) => {
-    stderr.push(line);
+    stderr.push(workerLine(line) ?? line);
     notify();
   });
   const exited = proc.then((result) => ({ code: result.exitCode, signal: result.signal })).finally(notify);
@@ -112,6 +133,7 @@ export function startNsup(args: string[], opts: { cwd?: string; env?: Record<str
   const nsup: Nsup = {
     proc,
     events,
+    records,
     stdout,
     stderr,
     exited,

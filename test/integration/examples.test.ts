@@ -52,13 +52,16 @@ describe('examples', () => {
     expect(await stopNsup(nsup)).toBe(0);
   });
 
-  it('jsonLogs passes JSON lines through untouched and prefixes the rest', async () => {
+  it("logFormat json merges an app's JSON lines with nsup's fields and wraps plain lines", async () => {
     const port = await freePort();
-    const nsup = startNsup(['start', `${FIXTURES}json-logger.js`, '-i', '1', '-n', 'api', '--json-logs', '--env', `PORT=${port}`]);
+    const nsup = startNsup(['start', `${FIXTURES}json-logger.js`, '-i', '1', '-n', 'api', '--log-format', 'json', '--env', `PORT=${port}`]);
     await nsup.waitFor(listening, 'listening');
-    const json = await nsup.waitForOutput((l) => l.includes('hello from json'), 'json line');
-    expect(JSON.parse(json)).toEqual({ level: 30, msg: 'hello from json', worker: '0' });
-    await nsup.waitForOutput((l) => l === '[api:0] plain line', 'prefixed plain line');
+    await nsup.waitForOutput((l) => l.includes('hello from json'), 'json line');
+    await nsup.waitForOutput((l) => l === 'plain line', 'plain line');
+    const [json, plain] = nsup.records;
+    // The app's fields are kept (its own `worker` string gives way to nsup's slot number).
+    expect(json).toEqual({ time: expect.any(String), app: 'api', worker: 0, pid: nsup.workerPids()[0], gen: 1, stream: 'out', level: 30, msg: 'hello from json' });
+    expect(plain).toEqual({ time: expect.any(String), app: 'api', worker: 0, pid: nsup.workerPids()[0], gen: 1, stream: 'out', msg: 'plain line' });
     expect(await stopNsup(nsup)).toBe(0);
   });
 });

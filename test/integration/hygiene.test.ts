@@ -41,9 +41,9 @@ async function spin(nsup: Nsup, port: number): Promise<number> {
   return printed(nsup, 'spinning');
 }
 
-/** The pid a worker printed as `<word> <pid>` (e.g. `[hygiene:0] spinning 123`). */
+/** The pid a worker printed as `<word> <pid>` (e.g. `spinning 123`). */
 async function printed(nsup: Nsup, word: string): Promise<number> {
-  const re = new RegExp(`^\\[hygiene:\\d+\\] ${word} (\\d+)$`);
+  const re = new RegExp(`^${word} (\\d+)$`);
   const line = await nsup.waitForOutput((l) => re.test(l), `a worker's "${word} <pid>" line`);
   return Number(re.exec(line)![1]);
 }
@@ -105,9 +105,9 @@ describe('cleanup leaves nothing behind', () => {
     const log = join(home.home, 'hygiene.log');
     const found = (re: RegExp) => (existsSync(log) ? re.exec(readFileSync(log, 'utf8'))?.[1] : undefined);
     const deadline = Date.now() + 10_000;
-    while ((found(/\[hygiene:\d+\] spinning (\d+)/) === undefined || found(/\[hygiene:1\] child (\d+)/) === undefined) && Date.now() < deadline) await sleep(25);
-    const spinning = Number(found(/\[hygiene:\d+\] spinning (\d+)/));
-    const grandchild = Number(found(/\[hygiene:1\] child (\d+)/));
+    while ((found(/hygiene:\d+ [^|]*\| spinning (\d+)/) === undefined || found(/hygiene:1 [^|]*\| child (\d+)/) === undefined) && Date.now() < deadline) await sleep(25);
+    const spinning = Number(found(/hygiene:\d+ [^|]*\| spinning (\d+)/));
+    const grandchild = Number(found(/hygiene:1 [^|]*\| child (\d+)/));
     expect(spinning).toBeGreaterThan(0);
     expect(grandchild).toBeGreaterThan(0);
     // The log names the hard cases; the /proc walk adds the other worker.

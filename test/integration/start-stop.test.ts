@@ -25,8 +25,12 @@ describe('nsup start', () => {
       ['1', '1', 'web', 'yes'],
     ]);
     expect(bodies[0]!.argv).toEqual(['--flag', 'x']);
-    // Worker output is forwarded line by line with an [app:id] prefix.
-    await nsup.waitForOutput((l) => l === `[web:0] listening on ${port}`, 'prefixed worker line');
+    // Worker output is forwarded line by line, each line a record of who wrote it and when.
+    await nsup.waitForOutput((l) => l === `listening on ${port}`, 'the worker line');
+    const line = nsup.records.find((r) => r.msg === `listening on ${port}` && r.worker === 0)!;
+    expect(line).toMatchObject({ app: 'web', worker: 0, gen: 1, stream: 'out', msg: `listening on ${port}` });
+    expect(nsup.workerPids()).toContain(line.pid);
+    expect(Math.abs(Date.parse(String(line.time)) - Date.now())).toBeLessThan(60_000);
     expect(await stopNsup(nsup)).toBe(0);
     expect(await waitGone(nsup.workerPids())).toEqual([]);
   });

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseArgv } from '../../src/cli/parse.ts';
 import { configFlagOptions, configFromFlags, flagForKeyPath, overridesFromFlags } from '../../src/config/flags.ts';
-import { APP, METRICS, WATCH } from '../../src/config/schema.ts';
+import { APP, LOG_ROTATE, METRICS, WATCH } from '../../src/config/schema.ts';
 import { ConfigInvalidError } from '../../src/errors.ts';
 
 let dir: string;
@@ -19,7 +19,7 @@ const start = async (...argv: string[]) => (await parseArgv(['start', ...argv]))
 
 describe('start flags come from the schema tables', () => {
   it('every flag declared in a table is a yargs option, and nothing else is', () => {
-    const declared = [APP, WATCH, METRICS].flatMap((table) => Object.values(table).flatMap((f) => (f.flag ? [f.flag.flag] : [])));
+    const declared = [APP, WATCH, LOG_ROTATE, METRICS].flatMap((table) => Object.values(table).flatMap((f) => (f.flag ? [f.flag.flag] : [])));
     expect(Object.keys(configFlagOptions())).toEqual(declared);
     expect(declared).toEqual(expect.arrayContaining(['ready-when', 'listen', 'kill-signal', 'instances', 'watch', 'ignore', 'metrics-port']));
   });
@@ -37,6 +37,8 @@ describe('start flags come from the schema tables', () => {
     expect(app).toEqual({ instances: 2, env: { A: '1' }, readyWhen: 'online', listen: [3000, './s.sock'], killSignal: 'SIGINT', watch: { ignore: ['*.tmp'] }, args: ['--x'] });
     expect(top).toEqual({ metrics: { port: 0 } });
     expect(overridesFromFlags(await start('app.js'))).toEqual({ app: {}, top: {} });
+    const logs = overridesFromFlags(await start('app.js', '--log-format', 'json', '--log-time', 'local', '--log-file', 'out.log', '--error-file', '/dev/null', '--log-max-size', '4KB', '--log-keep', '3', '--log-rotate', '1d', '--log-compress'));
+    expect(logs.app).toEqual({ logFormat: 'json', logTime: 'local', logFile: 'out.log', errorFile: '/dev/null', logRotate: { size: '4KB', keep: 3, every: '1d', compress: true } });
   });
 
   it('flags win over a config file; objects merge one level deep', async () => {

@@ -99,7 +99,7 @@ describe.skipIf(!hasDevFull)('a full disk (/dev/full)', () => {
     expect(result).toMatchObject({ code: 0, signal: null });
     expect(result.reports).toHaveLength(1);
     expect(result.reports[0]).toMatchObject({ event: 'log.write-error', app: 'web', target: path, code: 'ENOSPC' });
-    expect(result.reports[0]!.msg).toMatch(new RegExp(`^cannot write ${path}: the disk is full.*Free space on that filesystem \\(or cap the files with --log-max-size\\)\\.$`));
+    expect(result.reports[0]!.msg).toMatch(new RegExp(`^cannot write ${path}: the disk is full.*Free space on that filesystem \\(or cap the files with logRotate, --log-max-size\\)\\.$`));
     const recent = JSON.parse(/recent: (.*)/.exec(result.stderr)![1]!) as string[];
     expect(recent).toEqual([expect.stringContaining(`cannot write ${path}: the disk is full`)]);
   });
@@ -143,7 +143,7 @@ describe('LogFiles', () => {
     writeFileSync(notADir, '');
     const reported: Array<[string, string, string | undefined]> = [];
     let onReport = () => {};
-    const files = new LogFiles(notADir, null, (app, path, error) => {
+    const files = new LogFiles((app, path, error) => {
       reported.push([app, path, error.code]);
       onReport();
     });
@@ -157,13 +157,13 @@ describe('LogFiles', () => {
         };
         onReport();
       });
-    files.open('web');
-    files.write('web', 'a line');
+    files.configure('web', { out: join(notADir, 'web.log'), err: join(notADir, 'web.log'), rotate: null });
+    files.write('web', 'out', 'a line');
     await reports(1);
     expect(reported[0]).toEqual(['web', join(notADir, 'web.log'), expect.stringMatching(/^(ENOTDIR|EEXIST)$/)]);
     expect(() => files.reopen()).not.toThrow();
-    expect(() => files.flush()).not.toThrow();
-    files.write('web', 'another line');
+    expect(() => files.flushSync()).not.toThrow();
+    files.write('web', 'out', 'another line');
     // The reopen reported the file that never opened (2), and the fresh one's open fails too (3).
     await reports(3);
   });

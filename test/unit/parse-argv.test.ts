@@ -30,7 +30,7 @@ describe('parseArgv: accepted command lines', () => {
     },
     { argv: ['start', '--name', 'web', '--config', 'x.config.ts'], expected: { name: 'web', config: 'x.config.ts' } },
     { argv: ['start'], expected: {}, absent: ['script', 'instances', 'env', '--'] },
-    { argv: ['start', 'app.js', '--wait-ready', '--json-logs'], expected: { waitReady: true, jsonLogs: true } },
+    { argv: ['start', 'app.js', '--wait-ready', '--log-format', 'json'], expected: { waitReady: true, logFormat: 'json' } },
     { argv: ['start', 'app.js', '--node-args=--max-old-space-size=512'], expected: { nodeArgs: '--max-old-space-size=512' } },
     {
       argv: ['start', 'app.js', '-i', '2', '--env', 'PORT=3000', '--', '--app-flag'],

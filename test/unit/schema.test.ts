@@ -59,7 +59,7 @@ describe('resolveConfig defaults', () => {
       readyWhen: 'listening',
       listen: [],
       killSignal: 'SIGTERM',
-      jsonLogs: false,
+      logs: { format: 'text', time: null, file: null, errorFile: null, rotate: { sizeBytes: 10 * 1024 * 1024, every: null, keep: 10, compress: false } },
       maxMemoryBytes: null,
     });
     expect(a.instances).toBeGreaterThanOrEqual(1);
@@ -83,7 +83,11 @@ describe('resolveConfig defaults', () => {
             killTimeout: '500ms',
             listenTimeout: 250,
             waitReady: true,
-            jsonLogs: true,
+            logFormat: 'json',
+            logTime: 'local',
+            logFile: 'logs/api.log',
+            errorFile: '/dev/null',
+            logRotate: { size: '1MB', every: '1d', keep: 3, compress: true },
             maxMemory: '512MB',
           },
         ],
@@ -103,7 +107,7 @@ describe('resolveConfig defaults', () => {
     expect(a.killTimeoutMs).toBe(500);
     expect(a.listenTimeoutMs).toBe(250);
     expect(a.readyWhen).toBe('ready');
-    expect(a.jsonLogs).toBe(true);
+    expect(a.logs).toEqual({ format: 'json', time: 'local', file: join(dir, 'sub', 'logs', 'api.log'), errorFile: '/dev/null', rotate: { sizeBytes: 1024 * 1024, every: '1d', keep: 3, compress: true } });
     expect(a.maxMemoryBytes).toBe(536_870_912);
     expect(cfg.metrics).toEqual({ port: 9209, host: '127.0.0.1' });
   });
@@ -189,6 +193,16 @@ describe('resolveConfig errors', () => {
     const metrics = invalid({ ...app(), metrics: { port: 1, interface: 'x' } });
     expect(metrics.keyPath).toBe('metrics.interface');
     expect(metrics.message).toContain('unknown key; Accepted keys: port, host.');
+  });
+
+  it('rejects bad log keys, names the key that replaced jsonLogs, and turns logRotate off with false', () => {
+    expect(invalid(app({ logFormat: 'pretty' })).message).toBe(`Invalid config in ${file} at apps[0].logFormat: got "pretty" (string); expected 'text' or 'json'.`);
+    expect(invalid(app({ logTime: 'utc' })).message).toContain("expected 'iso', 'local' or 'off'");
+    expect(invalid(app({ logRotate: { every: '5m' } })).keyPath).toBe('apps[0].logRotate.every');
+    expect(invalid(app({ logRotate: { keep: 0 } })).message).toContain('at apps[0].logRotate.keep: got 0 (number); expected a positive integer');
+    expect(invalid(app({ logFile: '' })).keyPath).toBe('apps[0].logFile');
+    expect(invalid(app({ jsonLogs: true })).message).toContain("at apps[0].jsonLogs: unknown key; it is now logFormat: 'json' (--log-format json).");
+    expect(resolveConfig(app({ logRotate: false }), ctx).apps[0]!.logs.rotate).toBeNull();
   });
 
   it('rejects a non-object config and apps that is not a non-empty array', () => {

@@ -11,12 +11,11 @@ export const startOptions = {
   name: { alias: 'n', type: 'string', description: 'app name (with a config file: start only this app)' },
   config: { alias: 'c', type: 'string', description: 'config file [default: ./supervisor.config.ts when no script is given]' },
   daemon: { alias: 'd', type: 'boolean', description: 'detach: return once every worker is up; logs go to <app>.log in the runtime dir' },
-  'log-max-size': { type: 'string', description: "with -d: rotate <app>.log to <app>.log.1 past this size, e.g. '50MB'" },
   ...configFlagOptions(),
 } as const;
 
 /** What the start command receives after parsing: config flags (camelCase) plus these. */
-export type StartCommandArgs = StartArgs & { daemon?: boolean; logMaxSize?: string };
+export type StartCommandArgs = StartArgs & { daemon?: boolean };
 
 export const startCommand: CommandModule<StartCommandArgs> = {
   command: 'start [script]',
