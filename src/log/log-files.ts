@@ -164,6 +164,11 @@ export function rotatedSiblings(path: string): string[] {
 
 // An append-mode file without rotation: sonic-boom through the contained destination.
 function appendSink(path: string, onError: (error: NodeJS.ErrnoException) => void): Sink {
+  try {
+    mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  } catch {
+    // the open reports it
+  }
   const open = (): SafeDestination => safeDestination({ dest: path, append: true, mkdir: true, sync: false, minLength: 0, mode: 0o600 }, { onError });
   let d = open();
   return {

@@ -52,6 +52,11 @@ export function safeDestination(opts: Parameters<typeof pino.destination>[0] & o
     events.onError?.(error);
   };
   dest.on('error', onError);
+  // Past MAX_BUFFERED_BYTES sonic-boom drops lines: a reader that stalled (a paused terminal) is
+  // reported like a failure, once per spell, and holds no writer back while it lasts.
+  dest.on('drop', () => {
+    if (state === 'ok') onError(Object.assign(new Error(`its reader is not keeping up (more than ${MAX_BUFFERED_BYTES / 1024 / 1024} MiB wait to be written); lines are being dropped`), { code: 'ENOBUFS' }));
+  });
   dest.on('write', () => {
     if (state === 'failing') state = 'ok';
   });

@@ -32,3 +32,16 @@ export function until(check: () => boolean, what: string, timeoutMs = 10_000, fa
     attempt();
   });
 }
+
+/**
+ * For state no event announces (a file another process or stream writes): check every `everyMs`
+ * until it holds; rejects after `timeoutMs`. Measures time with performance.now(), so a test
+ * that fakes Date still gets its bound.
+ */
+export async function pollUntil(check: () => boolean, what: string, timeoutMs = 10_000, everyMs = 20): Promise<void> {
+  const deadline = performance.now() + timeoutMs;
+  while (!check()) {
+    if (performance.now() > deadline) throw new Error(`timed out after ${timeoutMs}ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, everyMs));
+  }
+}
