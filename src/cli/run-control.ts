@@ -1,4 +1,4 @@
-// The bodies of the control commands (status, reload, restart, stop, scale, logs): find the
+// The bodies of the control commands (status, reload, restart, stop, scale, send): find the
 // supervisor(s) that run an app, send the request, print the answer. Imported lazily.
 import { readFileSync } from 'node:fs';
 import { liveSupervisors, request, type LiveSupervisor } from '../control/client.ts';
@@ -89,14 +89,6 @@ export async function runSend(app: string, target: string, topic: string, json: 
   const [supervisor] = await supervisorsFor(app);
   const reply = (await request(supervisor!.path, 'send', { app, target, topic, data }, { timeoutMs: STATUS_TIMEOUT_MS })) as { delivered: number[] };
   process.stdout.write(`${app}: '${topic}' delivered to ${reply.delivered.length} worker${reply.delivered.length === 1 ? '' : 's'} (pid ${reply.delivered.join(', ')})\n`);
-  return EXIT.ok;
-}
-
-/** `nsup logs <name> [-n lines] [-f]` */
-export async function runLogs(app: string, opts: { lines: number; follow: boolean }): Promise<number> {
-  if (app === 'all') throw new UsageError('nsup logs takes one app name (see nsup status for the names)');
-  const [target] = await supervisorsFor(app);
-  await request(target!.path, 'logs', { app, lines: opts.lines, follow: opts.follow }, { onLine: (line) => process.stdout.write(line + '\n') });
   return EXIT.ok;
 }
 

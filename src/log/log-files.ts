@@ -42,6 +42,8 @@ export class LogFiles {
   private readonly sinks = new Map<string, Sink>();
   private readonly apps = new Map<string, AppFiles>();
   private readonly onError: LogFileErrorHandler;
+  // After close() (the supervisor's exit), a late line is dropped rather than written to an ended stream.
+  private closed = false;
 
   constructor(onError: LogFileErrorHandler = () => {}) {
     this.onError = onError;
@@ -82,7 +84,7 @@ export class LogFiles {
    */
   write(app: string, stream: 'out' | 'err' | 'nsup', line: string): boolean {
     const files = this.apps.get(app);
-    if (!files) return true;
+    if (!files || this.closed) return true;
     const path = stream === 'err' ? files.err : files.out;
     if (path === DISCARD) return true;
     return this.sink(app, path, files.rotate).write(line + '\n');
@@ -112,6 +114,7 @@ export class LogFiles {
 
   /** Write out and close every file (rotating files finish asynchronously). */
   async close(): Promise<void> {
+    this.closed = true;
     await Promise.all([...this.sinks.values()].map((s) => s.close()));
     this.sinks.clear();
   }

@@ -99,9 +99,9 @@ function jsonLine(r: LogRecord, mode: LogTime): string {
   const own: Record<string, unknown> = {};
   if (time) own.time = time;
   if (r.stream === 'nsup') {
-    // pino's object, with the time as this destination writes it.
+    // pino's object, with the time as this destination writes it, and stream 'nsup' like every record.
     const { time: _t, ...fields } = r.fields ?? { level: r.level ?? 'info', msg: r.msg };
-    return JSON.stringify({ ...own, ...(r.app !== undefined && fields.app === undefined ? { app: r.app } : {}), ...fields });
+    return JSON.stringify({ ...own, ...(r.app !== undefined && fields.app === undefined ? { app: r.app } : {}), ...fields, stream: 'nsup' });
   }
   own.app = r.app;
   own.worker = r.worker;

@@ -110,7 +110,7 @@ describe('control plane', () => {
     }
     follow.kill();
     await follow;
-    expect(followedLines.join('\n')).toContain('[web:0] slow request followed started');
+    expect(followedLines.join('\n')).toMatch(/ web:0 pid=\d+ gen=1 out \| slow request followed started$/m);
 
     const restart = await home.nsup(['restart', 'web']);
     expect(restart.exitCode, restart.stderr).toBe(0);

@@ -1,6 +1,7 @@
 // The control commands (status, reload, restart, stop, scale, logs): thin yargs modules that
-// lazily import run-control.ts, so `nsup status` never loads the supervisor's code.
+// lazily import run-control.ts (logs: run-logs.ts), so `nsup status` never loads the supervisor's code.
 import type { Argv } from 'yargs';
+import type { LogsArgs } from '../run-logs.ts';
 import type { CommandModule } from './index.ts';
 
 const appArg = (yargs: Argv) => yargs.positional('name', { type: 'string', describe: "app name, or 'all'", demandOption: true });
@@ -40,14 +41,23 @@ export const scaleCommand: CommandModule<{ name: string; count: string }> = {
   handler: async (args) => (await import('../run-control.ts')).runScale(args.name, String(args.count)),
 };
 
-export const logsCommand: CommandModule<{ name: string; lines: number; follow?: boolean }> = {
+export const logsCommand: CommandModule<LogsArgs> = {
   command: 'logs <name>',
-  describe: "print an app's recent output and supervisor events (-f: keep following)",
+  describe: "print an app's recent output and supervisor events from its log files (or the supervisor's memory); -f: keep following",
   builder: (yargs) =>
-    appArg(yargs)
-      .option('lines', { alias: 'n', type: 'number', default: 20, description: 'how many recent lines' })
-      .option('follow', { alias: 'f', type: 'boolean', description: 'keep printing new lines until Ctrl-C' }),
-  handler: async (args) => (await import('../run-control.ts')).runLogs(args.name, { lines: args.lines, follow: Boolean(args.follow) }),
+    yargs
+      .positional('name', { type: 'string', describe: 'app name', demandOption: true })
+      // Values are taken as strings and checked by run-logs.ts, whose errors name the accepted forms.
+      .option('since', { type: 'string', description: "only lines from then on: a duration ago ('10m', '2h') or a date" })
+      .option('until', { type: 'string', description: 'only lines up to then: a duration ago or a date' })
+      .option('grep', { type: 'string', description: 'only lines whose message matches this regular expression' })
+      .option('worker', { type: 'string', description: 'only the output of this worker slot' })
+      .option('stream', { type: 'string', description: "only out (stdout), err (stderr) or nsup (the supervisor's events)" })
+      .option('json', { type: 'boolean', description: 'one JSON object per line' })
+      .option('lines', { alias: 'n', type: 'string', description: 'how many of the last matching lines (default 20; all with --since/--until)' })
+      .option('follow', { alias: 'f', type: 'boolean', description: 'then keep printing new matching lines until Ctrl-C' })
+      .option('flush', { type: 'boolean', description: "empty the app's log files (and delete the rotated ones)" }),
+  handler: async (args) => (await import('../run-logs.ts')).runLogs(args),
 };
 
 export const sendCommand: CommandModule<{ name: string; target: string; topic: string; json?: string }> = {
