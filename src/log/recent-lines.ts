@@ -1,10 +1,10 @@
 // A short memory of each app's recent records (worker lines and supervisor events), and
 // followers of new ones (`nsup logs -f`). Bounded by count and by size: a worker writing
 // megabyte lines cannot grow it past `maxBytes` per app.
-import type { LogRecord } from './record.ts';
+import { headOf, type LogRecord } from './record.ts';
 
 // A record's message is kept up to this many characters in memory (the files keep it whole).
-const KEPT_MSG_CHARS = 4096;
+const KEPT_MSG_CHARS = 1024;
 
 /** Per-app ring buffers of the last records, with live followers. */
 export class RecentLines {
@@ -22,7 +22,7 @@ export class RecentLines {
   push(app: string, record: LogRecord): void {
     let ring = this.rings.get(app);
     if (!ring) this.rings.set(app, (ring = { records: [], chars: 0 }));
-    const kept = record.msg.length > KEPT_MSG_CHARS ? { ...record, msg: `${record.msg.slice(0, KEPT_MSG_CHARS)}… (${record.msg.length} characters; the log file has it whole)`, fields: undefined } : record;
+    const kept = record.msg.length > KEPT_MSG_CHARS ? { ...record, msg: `${headOf(record.msg, KEPT_MSG_CHARS)}… (${record.msg.length} characters; the log file has it whole)`, fields: undefined } : record;
     ring.records.push(kept);
     ring.chars += kept.msg.length;
     while (ring.records.length > this.capacity || ring.chars > this.maxChars) ring.chars -= ring.records.shift()!.msg.length;
@@ -53,3 +53,4 @@ export class RecentLines {
     return () => set.delete(fn);
   }
 }
+

@@ -5,6 +5,7 @@
 // writes wait) instead of growing the primary's memory.
 import type { Readable } from 'node:stream';
 import { LineSplitter } from './line-splitter.ts';
+import { headOf } from './record.ts';
 import type { Output } from './logger.ts';
 
 /** How many stderr lines a worker keeps for its exit report. */
@@ -40,7 +41,7 @@ export function forwardWorkerOutput(opts: { stdout: Readable | null; stderr: Rea
   const done = [
     forward(opts.stdout, record('out'), opts.output),
     forward(opts.stderr, (line) => {
-      stderrTail.push(line.length > TAIL_LINE_CHARS ? `${line.slice(0, TAIL_LINE_CHARS)}…` : line);
+      stderrTail.push(line.length > TAIL_LINE_CHARS ? `${headOf(line, TAIL_LINE_CHARS)}…` : line);
       if (stderrTail.length > STDERR_TAIL) stderrTail.shift();
       toErr(line);
     }, opts.output),

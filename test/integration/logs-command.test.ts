@@ -209,8 +209,8 @@ describe('nsup logs elsewhere', () => {
     const records = linesOf((await home.nsup(['logs', 'web', '--since', new Date(t0).toISOString(), '--json'])).stdout).map((l) => JSON.parse(l) as Record<string, unknown>);
     const times = records.map((r) => Date.parse(r.time as string));
     expect(times).toEqual([...times].sort((a, b) => a - b));
-    // Worker lines of both files, and nsup's events (pino's objects: a level, no stream).
-    expect([...new Set(records.map((r) => r.stream ?? `level ${String(r.level)}`))].sort()).toEqual(['err', 'level info', 'out']);
+    // Worker lines of both files, and nsup's events (stream 'nsup').
+    expect([...new Set(records.map((r) => r.stream))].sort()).toEqual(['err', 'nsup', 'out']);
     // The first both-0 lines were rotated into gzip files and are found there.
     const first = records.filter((r) => typeof r.msg === 'string' && r.msg.startsWith('both-0 '));
     expect(first.map((r) => r.msg)).toEqual(expect.arrayContaining([expect.stringMatching(/^both-0 w\d out 0$/), expect.stringMatching(/^both-0 w\d err 0$/)]));

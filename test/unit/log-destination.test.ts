@@ -106,11 +106,11 @@ describe.skipIf(!hasDevFull)('a full disk (/dev/full)', () => {
 
   it('safeDestination: onError once per failure spell, and flushSync returns instead of retrying forever', async () => {
     const errors: NodeJS.ErrnoException[] = [];
-    const { dest, state } = safeDestination({ dest: '/dev/full', sync: false, minLength: 0 }, { onError: (error) => errors.push(error) });
+    const { dest, state, write } = safeDestination({ dest: '/dev/full', sync: false, minLength: 0 }, { onError: (error) => errors.push(error) });
     await new Promise((resolve) => dest.once('ready', resolve));
-    dest.write('one\n');
+    write('one\n');
     await new Promise((resolve) => dest.once('error', resolve));
-    for (let i = 0; i < 50; i++) dest.write(`line ${i}\n`);
+    for (let i = 0; i < 50; i++) write(`line ${i}\n`);
     await new Promise((resolve) => setTimeout(resolve, 50));
     expect(state()).toBe('failing');
     expect(errors.map((e) => e.code)).toEqual(['ENOSPC']);
@@ -123,10 +123,10 @@ describe.skipIf(!hasDevFull)('a full disk (/dev/full)', () => {
 describe('safeDestination on a healthy file', () => {
   it('flushSync right after a burst writes every line exactly once (the sonic-boom fields it relies on)', async () => {
     const path = join(tmp(), 'out.log');
-    const { dest, state } = safeDestination({ dest: path, sync: false, minLength: 0 });
+    const { dest, state, write } = safeDestination({ dest: path, sync: false, minLength: 0 });
     await new Promise((resolve) => dest.once('ready', resolve));
     const lines = Array.from({ length: 5000 }, (_, i) => `line ${i} ${'y'.repeat(100)}`);
-    for (const line of lines) dest.write(line + '\n');
+    for (const line of lines) write(line + '\n');
     dest.flushSync();
     // An async write may still be in flight (sonic-boom's flushSync leaves it too): let it land.
     await new Promise((resolve) => setTimeout(resolve, 100));
