@@ -4,7 +4,10 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseLine, type LogRecord } from '../../src/log/record.ts';
 import { freePort } from './http.ts';
-import { sleep, type Nsup } from './run-nsup.ts';
+import type { Nsup } from './run-nsup.ts';
+import { pollUntil } from './until.ts';
+
+export { pollUntil };
 import { FIXTURES } from './tmp-project.ts';
 
 /** The fixture that writes `stdout of worker <slot> pid <pid>` and the same on stderr once it listens. */
@@ -36,15 +39,6 @@ export function recordsOf(lines: string[]): LogRecord[] {
 
 /** The non-empty lines of a text. */
 export const linesOf = (text: string): string[] => text.split('\n').filter((l) => l !== '');
-
-/** Poll (bounded) until `check` holds: nothing announces that a line reached a file. */
-export async function pollUntil(check: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs}ms waiting for ${what}`);
-    await sleep(50);
-  }
-}
 
 /** Poll (bounded) until `check` holds on a file's text. */
 export function fileUntil(path: string, check: (text: string) => boolean, what: string, timeoutMs = 10_000): Promise<void> {
