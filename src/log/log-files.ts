@@ -2,10 +2,11 @@
 // errorFile. A file with rotation is a rotating-file-stream (by size and/or on a schedule, the
 // last `keep` kept as `<file>.1`, `<file>.2`…, gzipped if asked); one without is an append-mode
 // file that SIGUSR2 reopens after logrotate moved it. '/dev/null' discards without opening.
-import { mkdirSync, rmSync, truncateSync, readdirSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { mkdirSync, rmSync, truncateSync } from 'node:fs';
+import { basename, dirname } from 'node:path';
 import { createStream, type RotatingFileStream } from 'rotating-file-stream';
 import type { LogOptions } from '../config/define.ts';
+import { rotatedSiblings } from './read-logs.ts';
 import { safeDestination, type SafeDestination } from './safe-destination.ts';
 
 /** Told about a log file that cannot be opened or written (once per failure spell). */
@@ -138,31 +139,13 @@ export class LogFiles {
 }
 
 /** Truncate `path` and delete its rotated siblings (`path.1`, `path.2.gz`…). */
-export function emptyFile(path: string): Promise<void> {
+export async function emptyFile(path: string): Promise<void> {
   try {
     truncateSync(path, 0);
   } catch {
     // absent: nothing to empty
   }
-  for (const sibling of rotatedSiblings(path)) rmSync(sibling, { force: true });
-  return Promise.resolve();
-}
-
-/** The rotated copies of `path` that exist, newest (`.1`) first. */
-export function rotatedSiblings(path: string): string[] {
-  const dir = dirname(path);
-  const base = basename(path);
-  let names: string[];
-  try {
-    names = readdirSync(dir);
-  } catch {
-    return [];
-  }
-  const index = (name: string) => Number(/^\.(\d+)(?:\.gz)?$/.exec(name.slice(base.length))?.[1] ?? NaN);
-  return names
-    .filter((name) => name.startsWith(base) && Number.isInteger(index(name)))
-    .sort((a, b) => index(a) - index(b))
-    .map((name) => join(dir, name));
+  for (const sibling of await rotatedSiblings(path)) rmSync(sibling, { force: true });
 }
 
 // An append-mode file without rotation: sonic-boom through the contained destination.

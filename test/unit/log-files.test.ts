@@ -5,7 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { LogFiles, rotatedSiblings } from '../../src/log/log-files.ts';
+import { LogFiles } from '../../src/log/log-files.ts';
+import { rotatedSiblings } from '../../src/log/read-logs.ts';
 import { pollUntil as until } from '../helpers/until.ts';
 
 let dir: string;
@@ -31,7 +32,7 @@ describe('LogFiles', () => {
     files.configure('web', { out: path, err: path, rotate: rotation(1024, { keep: 2, compress: true }) });
     for (let i = 0; i < 200; i++) files.write('web', 'out', `line ${String(i).padStart(3, '0')} ${'x'.repeat(40)}`);
     await until(() => read(path).includes('line 199'), 'the last line in the current file', 5000);
-    expect(rotatedSiblings(path).map((p) => p.slice(dir.length + 1))).toEqual(['web.log.1.gz', 'web.log.2.gz']);
+    expect((await rotatedSiblings(path)).map((p) => p.slice(dir.length + 1))).toEqual(['web.log.2.gz', 'web.log.1.gz']);
     const newest = gunzipSync(readFileSync(join(dir, 'web.log.1.gz'))).toString();
     const older = gunzipSync(readFileSync(join(dir, 'web.log.2.gz'))).toString();
     // Whole lines in order across the files; every rotated file is about the size limit.
@@ -94,14 +95,14 @@ describe('LogFiles', () => {
     const path = join(dir, 'web.log');
     files.configure('web', { out: path, err: path, rotate: rotation(512) });
     for (let i = 0; i < 50; i++) files.write('web', 'out', `old ${i} ${'y'.repeat(40)}`);
-    await until(() => read(path).includes('old 49') && rotatedSiblings(path).length > 0, 'rotated', 5000);
+    await until(() => read(path).includes('old 49') && existsSync(`${path}.1`), 'rotated', 5000);
     const flushed = files.empty('web');
     files.write('web', 'out', 'written during the flush');
     expect(await flushed).toEqual([path]);
     files.write('web', 'out', 'after');
     await until(() => read(path).includes('after'), 'the line after the flush', 5000);
     expect(read(path)).toBe('written during the flush\nafter\n');
-    expect(rotatedSiblings(path)).toEqual([]);
+    expect(await rotatedSiblings(path)).toEqual([]);
   });
 
   it('reopen (SIGUSR2) starts a new file at the path after the old one was moved away', async () => {
