@@ -13,6 +13,9 @@ export class LineSplitter {
   private readonly parts: Buffer[] = [];
   private pending = 0;
   private timer: NodeJS.Timeout | null = null;
+  // Counts pushes, so that a flush decided before the latest one is dropped.
+  private pushes = 0;
+  private held = false;
   private readonly onLine: (line: string) => void;
   private readonly maxBytes: number;
   private readonly idleMs: number;
@@ -25,6 +28,7 @@ export class LineSplitter {
 
   /** Take a chunk of output. */
   push(chunk: Buffer): void {
+    this.pushes++;
     let start = 0;
     for (let nl = chunk.indexOf(10, start); nl !== -1; nl = chunk.indexOf(10, start)) {
       this.add(chunk.subarray(start, nl));
@@ -34,6 +38,16 @@ export class LineSplitter {
     if (start < chunk.length) this.add(chunk.subarray(start));
     if (this.pending > 0) this.arm();
     else this.disarm();
+  }
+
+  /**
+   * While held (its stream is paused for backpressure, so the rest of a line may wait unread in
+   * the pipe), a partial line is not written for being quiet; released, the quiet time starts again.
+   */
+  hold(held: boolean): void {
+    this.held = held;
+    if (held) this.disarm();
+    else if (this.pending > 0) this.arm();
   }
 
   /** The stream ended: write what is left. */
@@ -73,9 +87,15 @@ export class LineSplitter {
 
   private arm(): void {
     this.disarm();
+    if (this.held) return;
+    const pushes = this.pushes;
     this.timer = setTimeout(() => {
       this.timer = null;
-      if (this.pending > 0) this.emit(false);
+      // Timers run before the event loop reads pipes: when the primary was busy, the rest of the
+      // line may be waiting there. Decide after the read (setImmediate runs after the poll phase).
+      setImmediate(() => {
+        if (this.pending > 0 && this.pushes === pushes && !this.held) this.emit(false);
+      });
     }, this.idleMs);
     this.timer.unref();
   }

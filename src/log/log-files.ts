@@ -21,6 +21,8 @@ export interface AppFiles {
 
 export const DISCARD = '/dev/null';
 
+// A rotating file's lines are written in chunks of up to this many characters.
+const BATCH_BYTES = 64 * 1024;
 // Writes queued while a file is being emptied (--flush) or reopened: beyond this, lines are dropped.
 const QUEUE_LIMIT_BYTES = 4 * 1024 * 1024;
 
@@ -220,9 +222,25 @@ function rotatingSink(path: string, rotate: NonNullable<LogOptions['rotate']>, o
   let stream: RotatingFileStream | null = create();
   let queue: string[] = [];
   let queued = 0;
+  // rotating-file-stream awaits one file write per chunk (measured: 38 µs a line, one line per
+  // chunk): the lines of one turn of the event loop go out as one chunk.
+  // (At most an eighth of the size limit: a file passes the limit by less than that.)
+  const batchLimit = Math.max(1, Math.min(BATCH_BYTES, Math.floor(rotate.sizeBytes / 8)));
+  let batch: string[] = [];
+  let batched = 0;
+  let scheduled = false;
   const usable = () => stream !== null && !stream.destroyed && !stream.writableEnded;
+  const writeBatch = () => {
+    scheduled = false;
+    if (batch.length === 0) return;
+    const text = batch.join('');
+    batch = [];
+    batched = 0;
+    if (usable()) stream!.write(text);
+  };
   // End the stream, then run `between` and write the queue to a new one.
   const replace = async (between: () => Promise<void> | void) => {
+    writeBatch();
     const old = stream;
     stream = null;
     if (old && !old.destroyed) await endStream(old);
@@ -231,7 +249,7 @@ function rotatingSink(path: string, rotate: NonNullable<LogOptions['rotate']>, o
     const lines = queue;
     queue = [];
     queued = 0;
-    for (const line of lines) stream.write(line);
+    if (lines.length > 0) stream.write(lines.join(''));
   };
   return {
     path,
@@ -244,13 +262,21 @@ function rotatingSink(path: string, rotate: NonNullable<LogOptions['rotate']>, o
         return true;
       }
       if (!usable()) return true; // failed: reported once; SIGUSR2 makes a new one
-      return stream.write(line);
+      batch.push(line);
+      batched += line.length;
+      if (batched >= batchLimit) writeBatch();
+      else if (!scheduled) {
+        scheduled = true;
+        setImmediate(writeBatch);
+      }
+      return !stream.writableNeedDrain;
     },
     full: () => usable() && stream!.writableNeedDrain,
     onceDrained: (fn) => (usable() && stream!.writableNeedDrain ? waiting.push(fn) : fn()),
     reopen: () => void replace(() => {}),
     flushSync: () => {},
     close: async () => {
+      writeBatch();
       const old = stream;
       stream = null;
       if (old && !old.destroyed) await endStream(old);

@@ -57,12 +57,18 @@ function forward(stream: Readable | null, onLine: (line: string) => void, output
     const drained = output.whenWritable();
     if (!drained) return;
     stream.pause();
-    const timer = setTimeout(() => stream.resume(), MAX_PAUSE_MS);
-    timer.unref();
-    void drained.then(() => {
+    splitter.hold(true);
+    let resumed = false;
+    const resume = () => {
+      if (resumed) return;
+      resumed = true;
       clearTimeout(timer);
+      splitter.hold(false);
       stream.resume();
-    });
+    };
+    const timer = setTimeout(resume, MAX_PAUSE_MS);
+    timer.unref();
+    void drained.then(resume);
   });
   return new Promise((resolve) => {
     const finish = () => {

@@ -104,18 +104,64 @@ describe('LineSplitter', () => {
   });
 
   it('writes a partial line after 200 ms of quiet, strips CR of CRLF, and the rest of the line comes as its own record', () => {
-    vi.useFakeTimers();
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setImmediate', 'clearImmediate'] });
+    // The timer decides in a setImmediate, which the fake clock runs one step (1 ms) later.
+    const advance = (ms: number) => {
+      vi.advanceTimersByTime(ms);
+      vi.advanceTimersByTime(1);
+    };
     const out: string[] = [];
     const splitter = new LineSplitter((line) => out.push(line));
     splitter.push(Buffer.from('prompt> '));
     vi.advanceTimersByTime(199);
     expect(out).toEqual([]);
-    vi.advanceTimersByTime(1);
+    advance(1);
     expect(out).toEqual(['prompt> ']);
+    // Held (its stream paused for backpressure), a partial line waits; released, the quiet time starts again.
+    splitter.push(Buffer.from('held '));
+    splitter.hold(true);
+    advance(1000);
+    expect(out).toEqual(['prompt> ']);
+    splitter.hold(false);
+    advance(200);
+    expect(out).toEqual(['prompt> ', 'held ']);
     splitter.push(Buffer.from('yes\r\nnext'));
-    expect(out).toEqual(['prompt> ', 'yes']);
+    expect(out).toEqual(['prompt> ', 'held ', 'yes']);
     splitter.end();
-    expect(out).toEqual(['prompt> ', 'yes', 'next']);
+    expect(out).toEqual(['prompt> ', 'held ', 'yes', 'next']);
+  });
+
+  it('a primary that was busy past the quiet time reads the rest of the line before deciding: one record, not two', async () => {
+    vi.useRealTimers();
+    const { createServer, connect } = await import('node:net');
+    const out: string[] = [];
+    const splitter = new LineSplitter((line) => out.push(line));
+    const server = createServer();
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const client = connect((server.address() as { port: number }).port, '127.0.0.1');
+    try {
+      const done = new Promise<void>((resolve) => {
+        server.once('connection', (socket) => {
+          let first = true;
+          socket.on('data', (chunk: Buffer) => {
+            splitter.push(chunk);
+            if (!first) return resolve();
+            first = false;
+            // The rest of the line arrives while the primary is busy past the 200 ms quiet time.
+            client.write('bbbb\n');
+            const until = performance.now() + 300;
+            while (performance.now() < until);
+          });
+        });
+      });
+      client.write('aaaa');
+      await done;
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(out).toEqual(['aaaabbbb']);
+    } finally {
+      client.destroy();
+      server.close();
+    }
   });
 
   it('holds one piece at most: 10 MiB without a newline comes out as 64 KiB pieces as it arrives', () => {
