@@ -107,6 +107,37 @@ export function buildRows(s) {
     rows.push({ id: 'sticky.cpu', scenario, metric: 'primary CPU per new connection, µs', values: pick(sticky, (r) => r.primaryUsPerConn), fmt: one, ratio: true });
     rows.push({ id: 'sticky.cpuVsRr', scenario, metric: 'primary CPU per connection, sticky / nsup round-robin', values: vsRoundRobin((r) => r.primaryUsPerConn), fmt: r2 });
   }
+  if (s.logs) {
+    const { lines, lineBytes, mib, workers, nsupMaxSize } = s.logs.params;
+    const by = s.logs.samples;
+    const us = (v) => v.toFixed(2);
+    // The nsup column is the daemon in one block of rows and the foreground supervisor in the next.
+    const blocks = [
+      ['daemon', { 'raw cluster': by['raw cluster'], pm2: by.pm2, nsup: by.nsup }, `nsup column: \`start -d\`, its <app>.log${nsupMaxSize ? `, --log-max-size ${nsupMaxSize}` : ''}`],
+      ['foreground', { nsup: by['nsup foreground'] }, 'nsup column: foreground `nsup start`, stdout > file'],
+    ];
+    for (const [key, all, where] of blocks) {
+      const values = Object.fromEntries(Object.entries(all).filter(([, runs]) => runs));
+      if (!values.nsup) continue;
+      const scenario = `worker output: ${workers} workers × ${lines} lines of ${lineBytes} bytes to stdout, waiting for 'drain' (${where})`;
+      rows.push({ id: `logs.${key}.lps`, scenario, metric: 'lines/s, go → every line in the files', values: pick(values, (r) => r.linesPerSec), fmt: int, ratio: true });
+      rows.push({ id: `logs.${key}.cpu`, scenario, metric: 'supervisor CPU per line, µs', values: pick(values, (r) => r.supervisorUsPerLine), fmt: us, ratio: true });
+      rows.push({ id: `logs.${key}.workersCpu`, scenario, metric: "workers' CPU per line, µs", values: pick(values, (r) => r.workersUsPerLine), fmt: us, ratio: true });
+      rows.push({
+        id: `logs.${key}.intact`, scenario, metric: 'lines in the files, whole', list: true,
+        values: pick(values, (r) => ({ intact: r.intact, damaged: r.damaged, expected: r.expected })),
+        fmt: (v) => (v.intact === v.expected && v.damaged === 0 ? 'all' : `${v.intact}${v.damaged ? ` + ${v.damaged} cut` : ''}`),
+        targets: [{ label: 'every line, whole', test: (v) => v.intact === v.expected && v.damaged === 0 }],
+      });
+      const long = `a line that never ends: one worker writes ${mib} MiB of 'x' in 1 MiB chunks, then '\\n' (${where})`;
+      rows.push({
+        id: `logs.${key}.rss`, scenario: long, metric: 'supervisor peak RSS growth, MB', values: pick(values, (r) => r.rssGrowthKb), fmt: mb,
+        targets: [{ label: '< 10 MB', test: (kb) => kb < 10 * 1024 }],
+      });
+      rows.push({ id: `logs.${key}.longMs`, scenario: long, metric: 'go → whole line in the files, ms', values: pick(values, (r) => r.longMs), fmt: int, ratio: true });
+      rows.push({ id: `logs.${key}.complete`, scenario: long, metric: 'every byte in the files', values: pick(values, (r) => r.longComplete), fmt: (v) => (v ? 'yes' : 'no'), list: true });
+    }
+  }
   if (s.ipc) {
     const by = { 'raw cluster': s.ipc.samples.raw, nsup: s.ipc.samples.nsup };
     const scenario = `IPC worker → primary → worker (${s.ipc.params.seconds} s per measurement)`;

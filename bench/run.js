@@ -7,13 +7,14 @@
 //   BENCH_ROUNDS=3                 rounds (runs per target and scenario), at least 3 for the record
 //   BENCH_ONLY=throughput,reload   only these scenarios (results then go to <date>.<names>.md/json)
 //   BENCH_ONLY=soak                the long-run check (500 rolling reloads; `npm run bench:soak`)
-// Scenarios: throughput reload broken recovery rss status startup ipc sticky (default: all), soak.
+// Scenarios: throughput reload broken recovery rss status startup ipc sticky logs (default: all), soak.
 import { readFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import { broken } from './broken.js';
 import { ipc } from './ipc.js';
 import { ROOT, runCleanups } from './lib.js';
+import { logs } from './logs.js';
 import { recovery } from './recovery.js';
 import { reload } from './reload.js';
 import { buildRows, renderTable, targetSummary } from './report.js';
@@ -24,7 +25,7 @@ import { startup } from './startup.js';
 import { sticky } from './sticky.js';
 import { throughput } from './throughput.js';
 
-const DEFAULT = ['throughput', 'reload', 'broken', 'recovery', 'rss', 'status', 'startup', 'ipc', 'sticky'];
+const DEFAULT = ['throughput', 'reload', 'broken', 'recovery', 'rss', 'status', 'startup', 'ipc', 'sticky', 'logs'];
 const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
 const only = process.env.BENCH_ONLY ? process.env.BENCH_ONLY.split(',').map((s) => s.trim()).filter(Boolean) : null;
 const selected = only ?? DEFAULT;
@@ -63,6 +64,7 @@ const RUN = {
   status: () => status({ rounds, log }),
   startup: () => startup({ rounds, log }),
   sticky: () => sticky({ rounds, log }),
+  logs: () => logs({ rounds, log }),
   ipc: async () => {
     const seconds = 2;
     const result = await ipc({ rounds, seconds });

@@ -1,7 +1,6 @@
 // Cuts a byte stream into whole lines: at each newline, at a maximum length (a line longer than
 // that is written in pieces), and after a short quiet time (a prompt or progress output written
 // without a newline shows up without waiting for the next one). Holds at most one piece in memory.
-import { StringDecoder } from 'node:string_decoder';
 
 /** Longest line kept whole; longer ones are cut into pieces of this many bytes (at a UTF-8 character boundary). */
 export const MAX_LINE_BYTES = 64 * 1024;
@@ -80,7 +79,8 @@ export class LineSplitter {
     const buf = this.parts.length === 1 ? this.parts[0]! : Buffer.concat(this.parts, this.pending);
     this.parts.length = 0;
     this.pending = 0;
-    let line = new StringDecoder('utf8').end(buf);
+    // Whole lines and pieces cut between characters are complete UTF-8 (invalid bytes become U+FFFD).
+    let line = buf.toString('utf8');
     if (wholeLine && line.endsWith('\r')) line = line.slice(0, -1);
     this.onLine(line);
   }

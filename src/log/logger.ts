@@ -58,14 +58,17 @@ export function createLogging(opts: LoggingOptions = {}): { logger: Logger; outp
   const journald = !daemon && connectedToJournal(env.JOURNAL_STREAM);
   const color = !daemon && !journald && Boolean(process.stdout.isTTY) && !env.NO_COLOR;
   const logs = new Map<string, LogOptions>();
-  const terminalStyle = (app: string | undefined): LineStyle => {
-    const o = (app !== undefined ? logs.get(app) : undefined) ?? [...logs.values()][0] ?? DEFAULT_LOGS;
-    return { format: o.format, time: o.time ?? (journald ? 'off' : 'iso'), priority: journald, color: color && o.format === 'text' };
-  };
-  const fileStyle = (app: string): LineStyle => {
-    const o = logs.get(app) ?? DEFAULT_LOGS;
-    return { format: o.format, time: o.time ?? 'iso', priority: false };
-  };
+  // Each app's line styles, worked out once per configure() rather than per line.
+  const styles = new Map<string, { terminal: LineStyle; file: LineStyle }>();
+  const stylesOf = (o: LogOptions) => ({
+    terminal: { format: o.format, time: o.time ?? (journald ? 'off' : 'iso'), priority: journald, color: color && o.format === 'text' } as LineStyle,
+    file: { format: o.format, time: o.time ?? 'iso', priority: false } as LineStyle,
+  });
+  const defaults = stylesOf(DEFAULT_LOGS);
+  // An event about no single app is written like the first app's lines.
+  const styleOf = (app: string | undefined) => (app !== undefined ? styles.get(app) : undefined) ?? styles.values().next().value ?? defaults;
+  const terminalStyle = (app: string | undefined): LineStyle => styleOf(app).terminal;
+  const fileStyle = (app: string): LineStyle => styleOf(app).file;
   // stderr's own failures have nowhere to go: it is contained and stays quiet.
   const stderr = safeDestination({ fd: 2, sync: false, minLength: 0 });
   // A failing stdout or log file cannot carry its own error: that goes to stderr (and to the
@@ -106,6 +109,7 @@ export function createLogging(opts: LoggingOptions = {}): { logger: Logger; outp
     configure: (apps) => {
       for (const app of apps) {
         logs.set(app.name, app.logs);
+        styles.set(app.name, stylesOf(app.logs));
         const appFiles = filesOf(app, opts.daemonDir);
         if (appFiles) files.configure(app.name, appFiles);
       }

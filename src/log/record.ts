@@ -63,10 +63,16 @@ export function priorityOf(record: LogRecord): number {
   }
 }
 
+let lastIso = { ms: NaN, text: '' };
+
 /** A timestamp as written: ISO 8601 in UTC, or with the local offset ('2026-12-01T14:26:16.123+01:00'). */
 export function formatTime(ms: number, mode: LogTime): string {
   if (mode === 'off' || !Number.isFinite(ms)) return '';
-  if (mode === 'iso') return new Date(ms).toISOString();
+  if (mode === 'iso') {
+    // Lines come in bursts within the same millisecond: format each millisecond once.
+    if (ms !== lastIso.ms) lastIso = { ms, text: new Date(ms).toISOString() };
+    return lastIso.text;
+  }
   const d = new Date(ms);
   const offset = -d.getTimezoneOffset();
   const sign = offset >= 0 ? '+' : '-';
