@@ -40,6 +40,8 @@ describe('logFile, errorFile, /dev/null', () => {
     const quiet = startNsup(await streamsArgs('web', 1, ['--log-file', only!, '--error-file', '/dev/null']), { rawLogFormat: true });
     for (const nsup of [split, quiet]) {
       await bothLines(nsup, 1);
+      // The worker's lines can come before the primary saw it listen: stop only once the app runs.
+      await nsup.waitForOutput((l) => l.endsWith('| web: starting → running'), 'web running');
       expect(await stopNsup(nsup)).toBe(0);
       expect(nsup.stdout.some((l) => l.includes('| stdout of worker 0 pid'))).toBe(true);
       expect(nsup.stderr.some((l) => l.includes('| stderr of worker 0 pid'))).toBe(true);

@@ -129,7 +129,7 @@ describe('journald', () => {
     const fd = openSync(file, 'a');
     const nsup = launch(['start', '-c', config], { fd, env: { JOURNAL_STREAM: journalStream(file) } });
     closeSync(fd);
-    await fileUntil(file, (t) => /stdout of worker 0/.test(t) && /stderr of worker 0/.test(t) && /failed to start 2 times/.test(t), "web's lines and boom's halt");
+    await fileUntil(file, (t) => /stdout of worker 0/.test(t) && /stderr of worker 0/.test(t) && /web: starting → running/.test(t) && /failed to start 2 times/.test(t), "web's lines, web running and boom's halt");
     expect(await stopLaunched(nsup)).toBe(0);
     return linesOf(readFileSync(file, 'utf8'));
   }
