@@ -4,9 +4,9 @@
 // file that SIGUSR2 reopens after logrotate moved it. '/dev/null' discards without opening.
 import { mkdirSync, rmSync, truncateSync } from 'node:fs';
 import { basename, dirname } from 'node:path';
-import { createStream, type RotatingFileStream } from 'rotating-file-stream';
+import { createRequire } from 'node:module';
+import type { RotatingFileStream } from 'rotating-file-stream';
 import type { LogOptions } from '../config/define.ts';
-import { rotatedSiblings } from './read-logs.ts';
 import { safeDestination, type SafeDestination } from './safe-destination.ts';
 
 /** Told about a log file that cannot be opened or written (once per failure spell). */
@@ -147,6 +147,8 @@ export async function emptyFile(path: string): Promise<void> {
   } catch {
     // absent: nothing to empty
   }
+  // The reader's module (zlib, readline) is loaded only for a --flush, not in every primary.
+  const { rotatedSiblings } = await import('./read-logs.ts');
   for (const sibling of await rotatedSiblings(path)) rmSync(sibling, { force: true });
 }
 
@@ -200,6 +202,9 @@ function rotatingSink(path: string, rotate: NonNullable<LogOptions['rotate']>, o
     } catch (error) {
       onError(error as NodeJS.ErrnoException);
     }
+    // Loaded with the first rotating file (about 4 MB of the primary's RSS): a foreground
+    // supervisor without log files never pays it.
+    const { createStream } = createRequire(import.meta.url)('rotating-file-stream') as typeof import('rotating-file-stream');
     // Classical rotation (`rotate`): the generator gets the index alone, null for the current file.
     const name = (index: number | Date | null) => (index === null ? base : `${base}.${String(index)}${gz}`);
     const stream = createStream(name, {
