@@ -1,18 +1,23 @@
 // Per-process CPU and memory of worker pids, read from Linux /proc. Cheap: two small reads per pid per sample.
+// Without /proc (macOS, the BSDs) from one `ps -o pid=,rss=,time=` per sample instead, run in the
+// background: its figures are those of the sample before (one interval late), never a blocked loop.
 
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { parseCpuTime, parsePs, runPs, type PsRunner } from '../ps.ts';
 
-/** The latest usage of one pid; null when unknown (no sample yet, process gone, not Linux). */
+/** The latest usage of one pid; null when unknown (no sample yet, process gone, neither /proc nor ps). */
 export interface ProcessUsage {
   rssBytes: number | null;
   /** Of one core, over the interval between the last two samples: 150 = one and a half cores. */
   cpuPercent: number | null;
 }
 
-/** Where to read process files; tests point `procRoot` at a fixture tree. */
+/** Where to read process files; tests point `procRoot` at a fixture tree (or a missing one) and fake `ps`. */
 export interface UsageSamplerOptions {
+  /** Default '/proc'; when it does not exist, `ps` is used. */
   procRoot?: string;
+  ps?: PsRunner;
 }
 
 // utime/stime are in clock ticks. USER_HZ is 100 on every mainstream Linux build; reading
@@ -25,15 +30,37 @@ const UNKNOWN: ProcessUsage = Object.freeze({ rssBytes: null, cpuPercent: null }
 export class UsageSampler {
   readonly #procRoot: string;
   readonly #entries = new Map<number, Entry>();
+  /** Without /proc: the ps runner, null once it could not run (then every figure stays unknown). */
+  #ps: PsRunner | null | undefined;
+  #running: Promise<void> | null = null;
 
   constructor(opts: UsageSamplerOptions = {}) {
     this.#procRoot = opts.procRoot ?? '/proc';
+    this.#ps = existsSync(this.#procRoot) ? undefined : (opts.ps ?? runPs);
   }
 
-  /** Read every pid once (synchronously: /proc reads are in-memory) and forget pids not listed. */
-  sample(pids: number[], now: number = performance.now()): void {
+  /**
+   * Read every pid once and forget pids not listed. From /proc synchronously (its reads are
+   * in-memory): done on return. From ps in the background: the promise says when (a sample asked
+   * while one runs is skipped). Never rejects.
+   */
+  sample(pids: number[], now: number = performance.now()): Promise<void> {
     const wanted = new Set(pids);
     for (const pid of this.#entries.keys()) if (!wanted.has(pid)) this.#entries.delete(pid);
+    if (this.#ps === undefined) {
+      this.#sampleProc(wanted, now);
+      return Promise.resolve();
+    }
+    this.#running ??= this.#samplePs(wanted, now).finally(() => (this.#running = null));
+    return this.#running;
+  }
+
+  /** The usage from the latest sample; nulls for a pid that was not sampled or is gone. */
+  get(pid: number): ProcessUsage {
+    return this.#entries.get(pid)?.usage ?? UNKNOWN;
+  }
+
+  #sampleProc(wanted: Set<number>, now: number): void {
     for (const pid of wanted) {
       const cpu = readCpu(this.#procRoot, pid);
       if (cpu === null) {
@@ -54,9 +81,31 @@ export class UsageSampler {
     }
   }
 
-  /** The usage from the latest sample; nulls for a pid that was not sampled or is gone. */
-  get(pid: number): ProcessUsage {
-    return this.#entries.get(pid)?.usage ?? UNKNOWN;
+  async #samplePs(wanted: Set<number>, now: number): Promise<void> {
+    if (!this.#ps || wanted.size === 0) return;
+    const text = await this.#ps(['-o', 'pid=,rss=,time=', '-p', [...wanted].join(',')]).catch(() => null);
+    if (text === null) {
+      // No ps either: say nothing rather than something wrong, and stop trying.
+      this.#ps = null;
+      this.#entries.clear();
+      return;
+    }
+    const rows = new Map(parsePs(text, 3).map(([pid, rss, time]) => [Number(pid), { rssKb: Number(rss), seconds: parseCpuTime(time!) }]));
+    for (const pid of wanted) {
+      const row = rows.get(pid);
+      // Gone meanwhile, or listed since (and sampled next time).
+      if (row === undefined || !Number.isFinite(row.seconds)) {
+        this.#entries.delete(pid);
+        continue;
+      }
+      const ticks = row.seconds * TICKS_PER_SECOND;
+      const prev = this.#entries.get(pid);
+      // ps has no start time in a portable column: CPU time going backwards means a reused pid.
+      const comparable = prev !== undefined && now > prev.at && ticks >= prev.ticks;
+      const cpuPercent = comparable ? ((ticks - prev.ticks) / TICKS_PER_SECOND / ((now - prev.at) / 1000)) * 100 : null;
+      const rssBytes = Number.isFinite(row.rssKb) ? row.rssKb * 1024 : null;
+      this.#entries.set(pid, { at: now, ticks, startTicks: 0, usage: { rssBytes, cpuPercent } });
+    }
   }
 }
 

@@ -2,9 +2,11 @@
 // re-parented when it exits and would outlive every stop, reload and crash. The primary marks each
 // worker's environment with a token that every descendant inherits; after the worker's exit it
 // finds them by that token (and by the ppid links it saw while the worker lived), sends SIGTERM,
-// and SIGKILL to survivors after the app's killTimeout. Linux only (/proc); elsewhere a no-op.
+// and SIGKILL to survivors after the app's killTimeout. The token needs Linux /proc; without it
+// (macOS) the table comes from `ps` and only the ppid links are followed (see ps-source.ts).
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { psSource, type PsSourceOptions } from './ps-source.ts';
 
 /** The environment variable that marks a worker's process tree. */
 export const TOKEN_VAR = 'NSUP_WORKER_TOKEN';
@@ -114,6 +116,12 @@ export function procSource(root = '/proc'): ProcSource {
   };
 }
 
+/** /proc where it can be read (Linux), else `ps`; tests point `procRoot` at a missing tree. */
+export function processSource(opts: { procRoot?: string } & PsSourceOptions = {}): ProcSource {
+  const proc = procSource(opts.procRoot);
+  return proc.available ? proc : psSource(opts);
+}
+
 /** A process as found: pid and start time (so a reused pid is never signalled). */
 type Found = Map<number, number>;
 
@@ -144,7 +152,7 @@ export class TreeReaper {
   private timer: NodeJS.Timeout | null = null;
 
   constructor(options: TreeReaperOptions = {}) {
-    this.source = options.source ?? procSource();
+    this.source = options.source ?? processSource();
     this.kill = options.kill ?? signalPid;
     this.self = options.self ?? process.pid;
     this.snapshotMs = options.snapshotMs ?? SNAPSHOT_MS;

@@ -4,7 +4,7 @@
 // off Windows), through net.Server.listen: its `net.server.listen` tracing channel fires just
 // before the bind. A socket file there that no process listens on is removed first; one that
 // someone does listen on is left alone (that worker's listen fails, and says which path). Linux
-// only (/proc/net/unix tells a live socket from a stale one); elsewhere nothing is removed.
+// /proc/net/unix tells a live socket from a stale one; elsewhere a connect probe does (refused: stale).
 import diagnostics from 'node:diagnostics_channel';
 import { lstatSync, unlinkSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -37,7 +37,7 @@ function removeIfStale(path: string, events: StaleSocketEvents): void {
   } catch {
     return;
   }
-  // Unknown (no /proc/net/unix): a live socket must never be removed, so nothing is.
+  // Unknown (neither /proc/net/unix nor the probe could tell): a live socket must never be removed.
   if (isInUse(path) !== false) return;
   try {
     unlinkSync(path);
