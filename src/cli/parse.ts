@@ -7,7 +7,8 @@ export function buildCli(argv: string[], run: (command: string, args: Record<str
   let cli = yargs(argv)
     .scriptName('nsup')
     .usage('$0 <command> [options]')
-    .parserConfiguration({ 'populate--': true, 'unknown-options-as-args': false, 'parse-positional-numbers': false })
+    // nargs-eats-options: a flag declared with nargs 1 (--node-args) takes the next word even when it starts with '-'.
+    .parserConfiguration({ 'populate--': true, 'unknown-options-as-args': false, 'parse-positional-numbers': false, 'nargs-eats-options': true })
     .strict()
     .demandCommand(1, 'Say what to do, e.g.: nsup start app.js -i max')
     .help()

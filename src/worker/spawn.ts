@@ -122,7 +122,7 @@ function processOf(handle: SpawnedWorker | null): ChildProcess | null {
   return handle ? (processes.get(handle) ?? null) : null;
 }
 
-/** Fork a worker with NSUP_APP, NSUP_WORKER_ID and NODE_APP_INSTANCE (the stable slot) in its env. */
+/** Fork a worker with NSUP_APP, NSUP_WORKER_ID and the app's instanceVar (the stable slot) in its env, above the app's env (cluster.fork puts the supervisor's env below both). */
 function forkCluster({ app, slot, generation }: SpawnRequest, token: string): Worker {
   // setupPrimary settings apply to the next fork only; several apps share the one cluster module.
   cluster.setupPrimary({
@@ -135,9 +135,9 @@ function forkCluster({ app, slot, generation }: SpawnRequest, token: string): Wo
   });
   return cluster.fork({
     ...app.env,
+    ...slotVars(app, slot),
     NSUP_APP: app.name,
     NSUP_WORKER_ID: String(slot),
-    NODE_APP_INSTANCE: String(slot),
     NSUP_GENERATION: String(generation),
     // Inherited by everything the worker spawns: how its leftovers are found after it exits.
     [TOKEN_VAR]: token,
@@ -150,6 +150,13 @@ function forkCluster({ app, slot, generation }: SpawnRequest, token: string): Wo
     NOTIFY_SOCKET: undefined,
     NSUP_HEARTBEAT_MS: app.heartbeatTimeoutMs === null ? undefined : String(heartbeatInterval(app.heartbeatTimeoutMs)),
   });
+}
+
+/** The variables that differ per slot: instanceVar (the slot; PM2's instance_var) and incrementVar (base + slot; PM2's increment_var). */
+export function slotVars(app: Pick<ResolvedApp, 'instanceVar' | 'incrementVar'>, slot: number): Record<string, string> {
+  const vars: Record<string, string> = { [app.instanceVar]: String(slot) };
+  if (app.incrementVar) vars[app.incrementVar.name] = String(app.incrementVar.base + slot);
+  return vars;
 }
 
 /** One log line per round of signals to a worker's leftovers. */

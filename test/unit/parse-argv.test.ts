@@ -32,6 +32,12 @@ describe('parseArgv: accepted command lines', () => {
     { argv: ['start'], expected: {}, absent: ['script', 'instances', 'env', '--'] },
     { argv: ['start', 'app.js', '--wait-ready', '--log-format', 'json'], expected: { waitReady: true, logFormat: 'json' } },
     { argv: ['start', 'app.js', '--node-args=--max-old-space-size=512'], expected: { nodeArgs: '--max-old-space-size=512' } },
+    // The README's form: the next word is the value although it starts with '-' (issue 17).
+    { argv: ['start', 'app.js', '--node-args', '--max-old-space-size=512'], expected: { script: 'app.js', nodeArgs: '--max-old-space-size=512' } },
+    { argv: ['start', 'app.js', '--node-args', '--max-old-space-size=512 --enable-source-maps', '-i', '2'], expected: { nodeArgs: '--max-old-space-size=512 --enable-source-maps', instances: '2' } },
+    { argv: ['start', '--node-args', '--inspect', 'app.js'], expected: { script: 'app.js', nodeArgs: '--inspect' } },
+    { argv: ['start', 'app.js', '--env', 'production', '--env', 'PORT=3000'], expected: { env: ['production', 'PORT=3000'] } },
+    { argv: ['start', 'app.js', '--env-file', '.env', '--env-file', '.env.local'], expected: { envFile: ['.env', '.env.local'] } },
     {
       argv: ['start', 'app.js', '-i', '2', '--env', 'PORT=3000', '--', '--app-flag'],
       expected: { script: 'app.js', instances: '2', env: ['PORT=3000'], '--': ['--app-flag'] },
@@ -54,6 +60,7 @@ describe('parseArgv: rejected command lines', () => {
     { argv: ['bogus'], message: /Unknown argument: bogus/ },
     { argv: [], message: /Say what to do/ },
     { argv: ['--instances', '2'], message: /Say what to do|Unknown argument/ },
+    { argv: ['start', 'app.js', '--node-args'], message: /Not enough arguments following: node-args/ },
   ];
 
   it.each(matrix)('$argv rejects', async ({ argv, message }) => {
