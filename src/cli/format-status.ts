@@ -32,6 +32,8 @@ export function formatStatus(doc: StatusDocument, opts: FormatStatusOptions): st
       lines.push(appLine(app, widths[0] ?? 0, now, paint));
       for (const row of rowsOf.get(app) ?? []) lines.push(alignRow(row.map((cell, i) => (i === STATE_COLUMN ? paint(cell, cell) : cell)), widths));
       lines.push(...notUpLines(app));
+      lines.push(...doneLines(app));
+      lines.push(...releaseLines(app));
       lines.push(...hookLines(app));
     }
     return lines.join('\n');
@@ -106,6 +108,20 @@ export function formatConnections(c: WorkerStatus['connections'] | undefined): s
 // Under an app's rows: why each worker that is not up yet is not (`  worker 0: online, has not listened …`).
 function notUpLines(app: AppStatus): string[] {
   return app.workers.flatMap((w) => (w.notUpReason ? [`  worker ${w.id} (pid ${w.pid ?? '-'}) not up: ${oneLine(w.notUpReason)}`] : []));
+}
+
+// Under an app's rows: each done slot and the code it exited with (`  worker 1 done: exited with code 42 …`).
+function doneLines(app: AppStatus): string[] {
+  return app.workers.flatMap((w) => (w.state === 'done' ? [`  worker ${w.id} done: exited with code ${w.exitCode ?? '?'} (restart.stopExitCodes); reload, scale or restart starts it again`] : []));
+}
+
+// Under an app's rows: where each generation runs from (its real directory), when that says
+// something: during a reload (both generations), or when the cwd is a symlink (a `current` release).
+function releaseLines(app: AppStatus): string[] {
+  const gens = app.generations ?? [];
+  const symlinked = gens.some((g) => app.cwd !== undefined && g.cwd !== app.cwd);
+  if (gens.length < 2 && !symlinked) return [];
+  return gens.map((g) => `  gen ${g.generation} ${g.role} from ${g.cwd} (${g.workers} worker${g.workers === 1 ? '' : 's'})`);
 }
 
 // Under an app's rows: each primary hook that failed, or that threw since it loaded

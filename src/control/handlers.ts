@@ -1,5 +1,6 @@
 // What each control command does: a table from command name to a call on the supervisor.
 import { UsageError } from '../errors.ts';
+import { decodeAppConfig } from './app-config.ts';
 import type { Output } from '../log/logger.ts';
 import type { ReloadController } from '../supervisor/reload.ts';
 import type { Supervisor } from '../supervisor/supervisor.ts';
@@ -22,6 +23,12 @@ export function createHandlers(deps: HandlerDeps): Record<string, Handler> {
     ping: async () => ({ pid: process.pid }),
     status: async () => deps.status(),
     reload: async (args) => ({ results: await reloads.request(appNames(supervisor, args), 'nsup reload') }),
+    // `nsup deploy`: roll one app onto the config the command validated (sent resolved, see app-config.ts).
+    deploy: async (args) => {
+      const [app] = appNames(supervisor, args);
+      if (args.app === 'all' || args.app === undefined) throw new UsageError('deploy takes one app name and its config');
+      return { results: await reloads.request([app!], 'nsup deploy', new Map([[app!, decodeAppConfig(args.config, app!)]])) };
+    },
     restart: async (args) => ({ results: await Promise.all(appNames(supervisor, args).map((app) => supervisor.appOp(app, 'restart'))) }),
     stop: async (args) => ({ results: await Promise.all(appNames(supervisor, args).map((app) => supervisor.appOp(app, 'stop'))) }),
     scale: async (args) => {

@@ -1,9 +1,9 @@
 // The status snapshot of one supervisor (the `nsup status --json` contract).
-import type { Supervisor } from '../supervisor/supervisor.ts';
+import type { AppView, Supervisor } from '../supervisor/supervisor.ts';
 import type { UsageSampler } from '../metrics/usage.ts';
 import { displayState, slotWorkers } from '../supervisor/model.ts';
 import { notUpReason } from '../supervisor/readiness.ts';
-import type { AppStatus, PrimaryHookStatus, SupervisorStatus, WorkerStatus } from './types.ts';
+import type { AppStatus, GenerationStatus, PrimaryHookStatus, SupervisorStatus, WorkerStatus } from './types.ts';
 
 // A worker gets a second to come up before status explains why it is not.
 const NOT_UP_QUIET_MS = 1000;
@@ -38,13 +38,17 @@ export function snapshot(supervisor: Supervisor, usage: UsageSampler, meta: Snap
         addresses: [...w.addresses],
         notUpReason: w.upAt === null && w.stopReason === null && now - w.forkedAt >= NOT_UP_QUIET_MS ? notUpReason(app, w, now) : null,
         connections: w.connections && { ...w.connections },
+        cwd: w.release?.cwd ?? null,
+        scriptPath: w.release?.script ?? null,
+        exitCode: null,
       };
     });
-    // A slot in backoff has no process: it shows as `waiting` until its restart.
+    // A slot in backoff has no process: it shows as `waiting` until its restart; a done one as `done`.
     app.slots.forEach((slot, id) => {
-      if (slot.retryAt !== null && !slot.halted && slotWorkers(app, id).length === 0) {
-        workers.push({ id, pid: null, state: 'waiting', generation: app.generation, restarts: slot.restarts, uptimeMs: 0, rssBytes: null, cpuPercent: null, up: false, addresses: [], notUpReason: null, connections: null });
-      }
+      if (slot.halted || slotWorkers(app, id).length > 0) return;
+      const state = slot.doneWith !== null ? 'done' : slot.retryAt !== null ? 'waiting' : null;
+      if (state === null) return;
+      workers.push({ id, pid: null, state, generation: app.generation, restarts: slot.restarts, uptimeMs: 0, rssBytes: null, cpuPercent: null, up: false, addresses: [], notUpReason: null, connections: null, cwd: null, scriptPath: null, exitCode: slot.doneWith });
     });
     return {
       name: app.config.name,
@@ -53,11 +57,45 @@ export function snapshot(supervisor: Supervisor, usage: UsageSampler, meta: Snap
       generation: app.generation,
       readyWhen: app.config.readyWhen,
       script: app.config.script,
+      cwd: app.config.cwd,
+      generations: generations(app),
       lastFailure: app.lastFailure,
       lastReload: app.lastReload ? { ok: app.lastReload.ok, generation: app.lastReload.generation, durationMs: app.lastReload.durationMs, ...(app.lastReload.reason ? { reason: app.lastReload.reason } : {}) } : null,
       workers: workers.sort((a, b) => a.id - b.id || a.generation - b.generation),
       primaryHooks: hooks?.status(app.config.name) ?? [],
+      limits: limitsOf(app.config),
     };
   });
   return { pid: process.pid, startedAt: supervisor.startedAt.toISOString(), node: process.version, config: meta.config, mode: meta.mode, apps };
+}
+
+// Each generation with workers and the release it runs from. Keyed by generation and real path:
+// a worker restarted after `current` was flipped (a crash before the reload) runs the new target
+// in the old generation, and shows up as a second entry of that generation rather than hidden.
+function generations(app: AppView): GenerationStatus[] {
+  const entries = new Map<string, GenerationStatus>();
+  for (const w of app.workers) {
+    if (w.release === null) continue;
+    const key = `${w.generation}\0${w.release.cwd}\0${w.release.script}`;
+    const entry = entries.get(key);
+    if (entry) {
+      entry.workers++;
+      continue;
+    }
+    const role = w.generation === app.generation ? 'serving' : w.generation > app.generation ? 'incoming' : 'retiring';
+    entries.set(key, { generation: w.generation, cwd: w.release.cwd, script: w.release.script, workers: 1, role });
+  }
+  return [...entries.values()].sort((a, b) => a.generation - b.generation || a.cwd.localeCompare(b.cwd));
+}
+
+// What the app's limits resolved to (a PM2 file's max_memory_restart, kill_timeout, … included);
+// JSON has no Infinity, so an unlimited maxRestarts is null.
+function limitsOf(config: AppView['config']): NonNullable<AppStatus['limits']> {
+  const r = config.restart;
+  return {
+    maxMemoryBytes: config.maxMemoryBytes,
+    killTimeoutMs: config.killTimeoutMs,
+    listenTimeoutMs: config.listenTimeoutMs,
+    restart: { delayMs: r.delayMs, maxDelayMs: r.maxDelayMs, minUptimeMs: r.minUptimeMs, maxRestarts: Number.isFinite(r.maxRestarts) ? r.maxRestarts : null, stopExitCodes: [...r.stopExitCodes] },
+  };
 }

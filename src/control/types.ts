@@ -7,7 +7,7 @@ export interface WorkerStatus {
   /** Stable slot (NSUP_WORKER_ID). */
   id: number;
   pid: number | null;
-  /** waiting | starting | online | listening | ready | stopping */
+  /** waiting | starting | online | listening | ready | stopping | done (exited with a restart.stopExitCodes code; no process) */
   state: string;
   generation: number;
   /** Restarts of this slot since start (or since the last reload/restart reset). */
@@ -23,6 +23,25 @@ export interface WorkerStatus {
   notUpReason: string | null;
   /** Its open connections by kind, as it last reported them; null before the first report. */
   connections: { inFlight: number; keepAlive: number; websocket: number; stream: number } | null;
+  /** The real directory it runs in (its cwd with symlinks resolved when it was forked): with a `current` symlink, its release. Null for a slot without a process. */
+  cwd?: string | null;
+  /** Its script's real path when it was forked. Null for a slot without a process. */
+  scriptPath?: string | null;
+  /** A `done` slot: the restart.stopExitCodes code its worker exited with; null otherwise. */
+  exitCode?: number | null;
+}
+
+/** One generation of an app that has workers: where it runs from (each generation's resolved paths). */
+export interface GenerationStatus {
+  generation: number;
+  /** The real directory (cwd with symlinks resolved at fork) of its workers. */
+  cwd: string;
+  /** The real path of its script. */
+  script: string;
+  /** Its workers (stopping ones included). */
+  workers: number;
+  /** serving: the app's current generation; incoming: a reload's new one; retiring: an old one draining. */
+  role: 'serving' | 'incoming' | 'retiring';
 }
 
 /** The last unexpected exit of an app (the supervisor's own record; a type-only import). */
@@ -43,18 +62,29 @@ export interface PrimaryHookStatus {
 /** One app in `nsup status`. */
 export interface AppStatus {
   name: string;
-  /** starting | running | reloading | crash-loop | errored | stopping */
+  /** starting | running | reloading | crash-loop | errored | stopping | stopped (every worker done: restart.stopExitCodes) */
   state: string;
   desired: number;
   generation: number;
   /** When a new worker counts as up: 'listening', 'ready' or 'online'. */
   readyWhen: string;
   script: string;
+  /** The configured working directory (as written, symlinks kept: './current' stays …/current). */
+  cwd?: string;
+  /** Each generation that has workers, oldest first: during a reload the serving one and the incoming one, with their real paths. */
+  generations?: GenerationStatus[];
   lastFailure: FailureStatus | null;
   lastReload: { ok: boolean; generation: number; durationMs: number; reason?: string } | null;
   workers: WorkerStatus[];
   /** The app's primary hooks, in load order (empty without `primary`; absent in documents of older nsup versions). */
   primaryHooks: PrimaryHookStatus[];
+  /** What the app's limits resolved to; maxRestarts null means unlimited (absent in documents of older nsup versions). */
+  limits?: {
+    maxMemoryBytes: number | null;
+    killTimeoutMs: number;
+    listenTimeoutMs: number;
+    restart: { delayMs: number; maxDelayMs: number; minUptimeMs: number; maxRestarts: number | null; stopExitCodes: number[] };
+  };
 }
 
 /** One supervisor process in `nsup status`. */

@@ -143,7 +143,7 @@ function nsupRegistry(supervisor: Supervisor, usage: UsageSampler): Registry {
     apps().forEach((a) => g.set({ app: a.config.name }, a.slots.filter((_, slot) => supervisor.slotUp(a, slot)).length)),
   );
   gauge('nsup_app_state', 'App state: 1 for the current one.', ['app', 'state'], (g) =>
-    apps().forEach((a) => ['starting', 'running', 'reloading', 'crash-loop', 'errored', 'stopping'].forEach((state) => g.set({ app: a.config.name, state }, a.state === state ? 1 : 0))),
+    apps().forEach((a) => ['starting', 'running', 'reloading', 'crash-loop', 'errored', 'stopping', 'stopped'].forEach((state) => g.set({ app: a.config.name, state }, a.state === state ? 1 : 0))),
   );
   gauge('nsup_worker_state', 'Worker state: 1 for the current one.', ['app', 'worker', 'generation', 'state'], (g) =>
     workers().forEach(({ r, labels }) => g.set({ ...labels, state: displayState(r) }, 1)),

@@ -14,20 +14,27 @@ export type AppState =
   /** A slot hit restart.maxRestarts; nsup stopped restarting it. */
   | 'errored'
   /** The app is shutting down. */
-  | 'stopping';
+  | 'stopping'
+  /** Every worker exited by itself with one of restart.stopExitCodes: done; a reload, scale or restart starts it again. */
+  | 'stopped';
 
 /** What the app state is computed from, per slot. */
 export interface SlotView {
   up: boolean;
   failures: number;
   halted: boolean;
+  /** Its worker exited with a stop exit code (restart.stopExitCodes): done, and not counted below. */
+  done?: boolean;
 }
 
 /** Derive the app state from its slots and the supervisor's mode. */
 export function deriveAppState(slots: readonly SlotView[], mode: { stopping: boolean; reloading: boolean }): AppState {
   if (mode.stopping) return 'stopping';
-  if (slots.some((slot) => slot.halted)) return 'errored';
-  if (slots.some((slot) => !slot.up && slot.failures >= CRASH_LOOP_FAILURES)) return 'crash-loop';
+  // Done slots are finished, not failing: the app is judged by the others; with none left it is stopped.
+  const live = slots.filter((slot) => slot.done !== true);
+  if (live.length === 0 && slots.length > 0 && !mode.reloading) return 'stopped';
+  if (live.some((slot) => slot.halted)) return 'errored';
+  if (live.some((slot) => !slot.up && slot.failures >= CRASH_LOOP_FAILURES)) return 'crash-loop';
   if (mode.reloading) return 'reloading';
-  return slots.every((slot) => slot.up) ? 'running' : 'starting';
+  return live.every((slot) => slot.up) ? 'running' : 'starting';
 }

@@ -6,12 +6,16 @@ export interface RestartPolicy {
   maxDelayMs: number;
   minUptimeMs: number;
   maxRestarts: number;
+  /** Exit codes that mean "done": the slot is not restarted (PM2's stop_exit_codes). */
+  stopExitCodes: readonly number[];
 }
 
 /** What the supervisor knows about an exit when it decides what happens next. */
 export interface ExitFacts {
   /** Set when nsup asked the worker to stop (reload, scale-down, shutdown): never a crash. */
   stopReason: StopReason | null;
+  /** The exit code, null when a signal ended it (or it never started). */
+  code: number | null;
   /** How long the process ran, from fork to exit. */
   uptimeMs: number;
   /** How long it had been up (listening, or ready) before it exited; null when it never was. */
@@ -32,7 +36,9 @@ export type ExitDecision =
   /** Restart the slot after `delayMs` (0 = at once); `failures` is the new consecutive-failure count. */
   | { kind: 'restart'; delayMs: number; failures: number }
   /** Too many consecutive failures (restart.maxRestarts): stop restarting this slot. */
-  | { kind: 'halt'; failures: number };
+  | { kind: 'halt'; failures: number }
+  /** It exited by itself with one of restart.stopExitCodes: done, not a failure; no restart until a reload, scale or restart. */
+  | { kind: 'done'; code: number };
 
 /**
  * How long a worker must have been up (serving) for its crash to be replaced at once: a worker
@@ -46,9 +52,11 @@ export const SERVED_MS = 1000;
  * count reset. A worker that had served for SERVED_MS restarts at once too (capacity first), but
  * still counts as a failure until minUptime, for crash-loop reporting and maxRestarts. Any other
  * exit is a failed start: wait delay, 2×delay, … up to maxDelay; halt after maxRestarts in a row.
+ * An exit code listed in stopExitCodes means the worker is done, however long it ran.
  */
 export function decideExit(facts: ExitFacts, policy: RestartPolicy): ExitDecision {
   if (facts.stopReason !== null || facts.shuttingDown) return { kind: 'none' };
+  if (facts.code !== null && policy.stopExitCodes.includes(facts.code)) return { kind: 'done', code: facts.code };
   if (facts.uptimeMs >= policy.minUptimeMs) return { kind: 'restart', delayMs: 0, failures: 0 };
   const failures = facts.failures + 1;
   if (failures > policy.maxRestarts) return { kind: 'halt', failures };

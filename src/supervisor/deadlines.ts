@@ -15,7 +15,7 @@ export function nextDeadline(model: CoreModel, now: number): number {
   if (!model.started || model.finished) return next;
   for (const app of model.apps.values()) {
     app.slots.forEach((slot, index) => {
-      if (!slot.halted && slotWorkers(app, index).length === 0) consider(slot.retryAt);
+      if (!slot.halted && slot.doneWith === null && slotWorkers(app, index).length === 0) consider(slot.retryAt);
     });
     for (const worker of app.workers) {
       if (worker.stopReason !== null) {

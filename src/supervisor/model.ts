@@ -48,6 +48,8 @@ export interface WorkerModel {
   upBy: number | null;
   /** Decided: the key of the worker this one replaces (memory limit, hung); null once it took over. */
   replaces: number | null;
+  /** Fork effect: the real paths (symlinks resolved) of its cwd and script when it was forked: the release it runs. */
+  release: { cwd: string; script: string } | null;
   /** Decided: failed replacements of this worker so far, and no new attempt before `replaceAfter`. */
   replaceFailures: number;
   replaceAfter: number;
@@ -74,6 +76,8 @@ export interface SlotModel {
   halted: boolean;
   /** A scheduled restart: the slot gets a worker again at this time. */
   retryAt: number | null;
+  /** Its worker exited by itself with this code of restart.stopExitCodes: done, no restart until a reload, scale or restart. */
+  doneWith: number | null;
 }
 
 /** The last unexpected exit of an app, kept for status and crash-loop reports. */
@@ -208,7 +212,7 @@ export function createModel(apps: readonly ResolvedApp[]): CoreModel {
 
 /** Fresh per-slot stats for `n` slots. */
 export function freshSlots(n: number): SlotModel[] {
-  return Array.from({ length: n }, () => ({ restarts: 0, failures: 0, halted: false, retryAt: null }));
+  return Array.from({ length: n }, () => ({ restarts: 0, failures: 0, halted: false, retryAt: null, doneWith: null }));
 }
 
 /** Whether a worker counts towards serving capacity: up by its app's readyWhen, and not told to stop. */

@@ -63,6 +63,7 @@ export function forkWorker(
     killed: false,
     upBy: extra.upBy ?? null,
     replaces: extra.replaces ?? null,
+    release: null,
     replaceFailures: 0,
     replaceAfter: 0,
   };

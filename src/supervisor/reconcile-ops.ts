@@ -61,12 +61,17 @@ function scaleTarget(app: AppModel, command: Extract<Command, { kind: 'scale' }>
 /** Set the app's worker count: new slots get workers in this pass, slots scaled away drain. */
 function scale(app: AppModel, to: number, pass: Pass): AppOpResult {
   const from = app.slots.length;
-  if (to === from) return { ok: true, app: app.name, message: `${app.name} already has ${to} worker${to === 1 ? '' : 's'}` };
+  // A scale starts done slots (restart.stopExitCodes) again, like a reload would: the fill of this pass forks them.
+  const done = app.slots.slice(0, to).filter((slot) => slot.doneWith !== null);
+  for (const slot of done) slot.doneWith = null;
+  const again = done.length > 0 ? `; ${done.length} done worker${done.length === 1 ? '' : 's'} started again` : '';
+  if (done.length > 0) pass.logger.info({ event: 'app.done-restarted', app: app.name, slots: done.length }, `${app.name}: starting ${done.length} done worker${done.length === 1 ? '' : 's'} again (scale)`);
+  if (to === from) return { ok: true, app: app.name, message: `${app.name} already has ${to} worker${to === 1 ? '' : 's'}${again}` };
   app.config = Object.freeze({ ...app.config, instances: to, instancesSource: `scaled from ${from} to ${to}` });
   app.scaledTo = to;
   app.slots = to > from ? [...app.slots, ...freshSlots(to - from)] : app.slots.slice(0, to);
   pass.logger.info({ event: 'app.scale', app: app.name, from, to }, `${app.name}: scaling from ${from} to ${to} workers`);
-  return { ok: true, app: app.name, message: `${app.name}: ${from} → ${to} workers` };
+  return { ok: true, app: app.name, message: `${app.name}: ${from} → ${to} workers${again}` };
 }
 
 /** The draining part of a stop or restart: drain every worker; once none is left, finish (stop) or start afresh (restart). */

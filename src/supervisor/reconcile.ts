@@ -106,12 +106,16 @@ function decideExits(model: CoreModel, app: AppModel, pass: Pass): void {
   for (const exit of app.exits.splice(0)) {
     const { worker } = exit;
     const expected = worker.stopReason !== null;
-    if (!expected) {
+    // An exit with one of restart.stopExitCodes is the app saying it is done: not a failure.
+    const stopCode = exit.code !== null && worker.config.restart.stopExitCodes.includes(exit.code);
+    const run = app.reload;
+    const incoming = run?.phase === 'surge' && worker.generation === run.generation;
+    if (!expected && (!stopCode || incoming || worker.replaces !== null)) {
       app.lastFailure = { at: new Date(exit.at).toISOString(), worker: worker.slot, pid: worker.pid, code: exit.code, signal: exit.signal, reason: exit.reason, stderr: reportLines(exit.stderr) };
     }
-    const run = app.reload;
-    if (run?.phase === 'surge' && worker.generation === run.generation) {
-      // A new worker of a reload: its failure fails the reload; it is never restarted.
+    if (run && incoming) {
+      // A new worker of a reload: its failure fails the reload; it is never restarted. A stop exit
+      // code counts too: a new version that is done before it was up cannot take over serving.
       if (!expected) reloadFailure(run, worker.slot, `${worker.upAt === null ? 'exited before it was up' : 'exited before the reload was done'}: ${exit.reason}`);
       continue;
     }
@@ -127,13 +131,22 @@ function decideExits(model: CoreModel, app: AppModel, pass: Pass): void {
     const slot = app.slots[worker.slot];
     if (!slot) continue;
     const decision = decideExit(
-      { stopReason: null, uptimeMs: exit.at - worker.forkedAt, upMs: worker.upAt === null ? null : exit.at - worker.upAt, failures: slot.failures, shuttingDown: false },
+      { stopReason: null, code: exit.code, uptimeMs: exit.at - worker.forkedAt, upMs: worker.upAt === null ? null : exit.at - worker.upAt, failures: slot.failures, shuttingDown: false },
       worker.config.restart,
     );
     if (decision.kind === 'none') continue;
-    slot.failures = decision.failures;
+    slot.failures = decision.kind === 'done' ? 0 : decision.failures;
     // A replacement already runs for this slot (memory limit, hung worker): it takes over.
     if (slotWorkers(app, worker.slot).length > 0) continue;
+    if (decision.kind === 'done') {
+      slot.doneWith = decision.code;
+      slot.retryAt = null;
+      worker.log.info(
+        { event: 'worker.done', code: decision.code },
+        `${label(worker)} exited with code ${decision.code} (restart.stopExitCodes): done, not restarting it; nsup reload, scale or restart ${app.name} starts it again`,
+      );
+      continue;
+    }
     if (decision.kind === 'halt') {
       slot.halted = true;
       slot.retryAt = null;
@@ -166,14 +179,14 @@ function retireStrays(app: AppModel, pass: Pass): void {
   }
 }
 
-/** Every slot of the serving generation gets a worker, unless it waits for its backoff or is halted. */
+/** Every slot of the serving generation gets a worker, unless it waits for its backoff, is halted or is done. */
 function fillSlots(app: AppModel, pass: Pass): void {
   app.slots.forEach((slot, index) => {
     if (slotWorkers(app, index).length > 0) {
       slot.retryAt = null;
       return;
     }
-    if (slot.halted || (slot.retryAt !== null && pass.now < slot.retryAt)) return;
+    if (slot.halted || slot.doneWith !== null || (slot.retryAt !== null && pass.now < slot.retryAt)) return;
     // No room while workers still drain (at most their kill timeout): the slot's start is due and
     // waits for the next exit, recorded as scheduled so the slot is never simply empty.
     if (budget(app) <= 0) {
@@ -213,7 +226,7 @@ function killAll(app: AppModel, pass: Pass): void {
 /** Derive every app's state; log and report the ones that changed. */
 function refreshStates(model: CoreModel, pass: Pass): void {
   for (const app of model.apps.values()) {
-    const slots = app.slots.map((stats, slot) => ({ ...stats, up: slotUp(app, slot) }));
+    const slots = app.slots.map((stats, slot) => ({ ...stats, up: slotUp(app, slot), done: stats.doneWith !== null }));
     const state = deriveAppState(slots, { stopping: model.stopping !== null || isStoppingOp(app.op), reloading: app.reload !== null });
     if (state === app.state) continue;
     const failure = state === 'crash-loop' || state === 'errored' ? app.lastFailure : undefined;

@@ -1,6 +1,6 @@
 // Turns reload requests (SIGHUP, file changes, the control socket) into rolling reloads: re-reads
-// and validates the config first, runs one reload at a time, and coalesces requests that arrive
-// meanwhile into at most one more reload afterwards.
+// and validates the config first (or takes the one `nsup deploy` validated and sent), runs one
+// reload at a time, and coalesces requests that arrive meanwhile into at most one more reload afterwards.
 import type { ResolvedApp, ResolvedConfig } from '../config/define.ts';
 import { NsupError } from '../errors.ts';
 import type { Logger } from '../log/logger.ts';
@@ -13,6 +13,8 @@ export type ConfigSource = () => Promise<ResolvedConfig>;
 interface Pending {
   triggers: Set<string>;
   waiters: Array<(results: ReloadResult[]) => void>;
+  /** The app's config to roll onto, given with the request (nsup deploy); null: re-read the config source. The latest given wins. */
+  config: ResolvedApp | null;
 }
 
 /** Serialises and coalesces reloads of a supervisor's apps. */
@@ -24,23 +26,37 @@ export class ReloadController {
   private readonly logger: Logger;
 
   private readonly onBusy: (busy: boolean) => void;
+  private readonly prepare: (apps: readonly ResolvedApp[]) => void;
 
-  constructor(options: { supervisor: Supervisor; loadConfig: ConfigSource; logger: Logger; onBusy?: (busy: boolean) => void }) {
+  constructor(options: {
+    supervisor: Supervisor;
+    loadConfig: ConfigSource;
+    logger: Logger;
+    onBusy?: (busy: boolean) => void;
+    /** Called with the apps' new configs before they are rolled onto (log options, primary-hook warnings). */
+    prepare?: (apps: readonly ResolvedApp[]) => void;
+  }) {
     this.supervisor = options.supervisor;
     this.loadConfig = options.loadConfig;
     this.logger = options.logger;
     this.onBusy = options.onBusy ?? (() => {});
+    this.prepare = options.prepare ?? (() => {});
   }
 
-  /** Reload these apps (or all); resolves with one result per app once their reload ran. */
-  request(apps: string[] | 'all', trigger: string): Promise<ReloadResult[]> {
+  /**
+   * Reload these apps (or all); resolves with one result per app once their reload ran. `configs`
+   * (nsup deploy) gives an app's new config, validated by the caller: it is rolled onto as given
+   * instead of re-reading the config source.
+   */
+  request(apps: string[] | 'all', trigger: string, configs?: ReadonlyMap<string, ResolvedApp>): Promise<ReloadResult[]> {
     const names = apps === 'all' ? [...this.supervisor.apps.keys()] : apps;
     const promise = new Promise<ReloadResult[]>((resolve) => {
       let results: ReloadResult[] = [];
       let left = names.length;
       if (left === 0) resolve([]);
       for (const name of names) {
-        const entry = this.pending.get(name) ?? { triggers: new Set(), waiters: [] };
+        const entry = this.pending.get(name) ?? { triggers: new Set(), waiters: [], config: null };
+        entry.config = configs?.get(name) ?? entry.config;
         if (this.running && this.pending.has(name)) {
           this.logger.info({ event: 'reload.coalesced', app: name, trigger }, `${name}: reload (${trigger}) joins the one already queued`);
         }
@@ -68,18 +84,26 @@ export class ReloadController {
       const batch = new Map(this.pending);
       this.pending.clear();
       let config: ResolvedConfig | null = null;
-      try {
-        config = await this.loadConfig();
-      } catch (error) {
-        const reason = error instanceof NsupError ? `${error.message} [${error.code}]` : String(error);
-        this.logger.error({ event: 'reload.config-invalid', reason }, `reload refused: ${reason}; keeping the running config and workers`);
-        for (const [name, entry] of batch) for (const w of entry.waiters) w([{ app: name, ok: false, generation: this.supervisor.apps.get(name)?.generation ?? 0, durationMs: 0, reason }]);
-        continue;
+      // Apps given their config (nsup deploy) need no read of the file.
+      if ([...batch.values()].some((entry) => entry.config === null)) {
+        try {
+          config = await this.loadConfig();
+        } catch (error) {
+          const reason = error instanceof NsupError ? `${error.message} [${error.code}]` : String(error);
+          this.logger.error({ event: 'reload.config-invalid', reason }, `reload refused: ${reason}; keeping the running config and workers`);
+          for (const [name, entry] of batch) {
+            if (entry.config !== null) this.requeue(name, entry);
+            else for (const w of entry.waiters) w([{ app: name, ok: false, generation: this.supervisor.apps.get(name)?.generation ?? 0, durationMs: 0, reason }]);
+          }
+          continue;
+        }
+        this.warnAboutAppSet(config);
       }
-      this.warnAboutAppSet(config);
+      const nextOf = (name: string, entry: Pending): ResolvedApp | undefined =>
+        entry.config ?? config?.apps.find((app) => app.name === name) ?? this.supervisor.apps.get(name)?.config;
+      this.prepare([...batch].flatMap(([name, entry]) => nextOf(name, entry) ?? []));
       for (const [name, entry] of batch) {
-        const running = this.supervisor.apps.get(name);
-        const next: ResolvedApp | undefined = config.apps.find((app) => app.name === name) ?? running?.config;
+        const next = nextOf(name, entry);
         const result = next
           ? await this.supervisor.reloadApp(name, next, [...entry.triggers].join(', '))
           : { app: name, ok: false, generation: 0, durationMs: 0, reason: `no app named '${name}'` };
@@ -88,6 +112,17 @@ export class ReloadController {
     }
     for (const [name, entry] of this.pending) for (const w of entry.waiters) w([{ app: name, ok: false, generation: 0, durationMs: 0, reason: 'the supervisor is stopping' }]);
     this.pending.clear();
+  }
+
+  // Back in the queue, merged with what was asked for that app meanwhile (whose given config is newer).
+  private requeue(name: string, entry: Pending): void {
+    const later = this.pending.get(name);
+    if (later) {
+      for (const trigger of later.triggers) entry.triggers.add(trigger);
+      entry.waiters.push(...later.waiters);
+      entry.config = later.config ?? entry.config;
+    }
+    this.pending.set(name, entry);
   }
 
   private warnAboutAppSet(config: ResolvedConfig): void {

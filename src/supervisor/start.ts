@@ -2,6 +2,7 @@
 // logging, control socket, signals, file watchers, usage sampling, around the Supervisor.
 import { NSUP_VERSION } from '../version.ts';
 import type { ResolvedConfig } from '../config/define.ts';
+import { configWarningLogger } from '../config/pm2.ts';
 import { liveSupervisors, request } from '../control/client.ts';
 import { createHandlers } from '../control/handlers.ts';
 import { snapshot } from '../control/snapshot.ts';
@@ -69,17 +70,18 @@ export async function startSupervisor(config: ResolvedConfig, options: StartOpti
   // The apps' primary hooks (primary-hooks.ts): loaded below, before the first fork; not part of the core.
   const hooks = new PrimaryHooks(logger);
   const source = options.loadConfig ?? (async () => config);
+  const warnConfig = configWarningLogger(logger);
   const upCount = () => [...supervisor.apps.values()].map((a) => `${a.config.name} ${a.state}`).join(', ');
   const reloads = new ReloadController({
     supervisor,
     logger,
-    // A reload does not reload hooks: a changed `primary` only gets a warning that it takes a restart.
-    loadConfig: async () => {
-      const next = await source();
-      hooks.warnIfChanged(next);
+    // A reload re-reads the file: a PM2 ecosystem file's new warnings are logged then.
+    loadConfig: async () => warnConfig(await source()),
+    prepare: (apps) => {
+      // A reload does not reload hooks: a changed `primary` only gets a warning that it takes a restart.
+      hooks.warnIfChanged({ file: config.file, apps: [...apps], metrics: config.metrics });
       // Log format, time and files take effect with the reload (the new workers' lines and the old ones' last).
-      output.configure(next.apps);
-      return next;
+      output.configure(apps);
     },
     onBusy: (busy) => void (busy ? notifier.reloading(`reloading: ${upCount()}`) : notifier.ready(upCount())),
   });
@@ -92,6 +94,7 @@ export async function startSupervisor(config: ResolvedConfig, options: StartOpti
     { event: 'supervisor.start', version: NSUP_VERSION, pid: process.pid, node: process.version, config: config.file, apps: config.apps.map((a) => a.name), socket: socketPath(dir, process.pid) },
     `nsup ${NSUP_VERSION} on Node ${process.version} (pid ${process.pid}) supervising ${config.apps.map((a) => a.name).join(', ')}${config.file ? ` from ${config.file}` : ''}`,
   );
+  warnConfig(config);
   const removeContainment = containErrors(supervisor, logger, hooks);
   if (notifier.enabled) {
     void supervisor.whenUp('all').then((up) => {

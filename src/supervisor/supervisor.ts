@@ -2,6 +2,7 @@
 // facts are recorded (observe.ts), one reconcile pass decides (reconcile.ts), and this file alone
 // carries the effects out: fork through the Spawner, the drain message, SIGKILL, one timer for
 // the earliest deadline. A handler that throws is logged and the supervising goes on.
+import { realpathSync } from 'node:fs';
 import type { ResolvedApp, ResolvedConfig } from '../config/define.ts';
 import { ControlError } from '../errors.ts';
 import { FROM_OUTSIDE, NSUP_IPC, isConnectionsMessage, isHeartbeat, isShutdownDone, isInternal, isReadyMessage, type DeliverMessage, type DrainReason, type ShutdownMessage } from '../ipc/protocol.ts';
@@ -133,13 +134,14 @@ export class Supervisor {
     );
   }
 
-  /** Resolves true once every slot of these apps has a worker up; false after `timeoutMs` (never, without one). */
+  /** Resolves true once every slot of these apps has a worker up (or is done); false after `timeoutMs` (never, without one). */
   whenUp(apps: string[] | 'all', timeoutMs?: number): Promise<boolean> {
     return this.until(() => {
       const names = apps === 'all' ? [...this.model.apps.keys()] : apps;
       return names.every((name) => {
         const app = this.model.apps.get(name);
-        return app !== undefined && app.op === null && app.slots.every((_, slot) => slotUp(app, slot));
+        // A slot that is done (restart.stopExitCodes) has finished: nothing more to wait for.
+        return app !== undefined && app.op === null && app.slots.every((slot, index) => slot.doneWith !== null || slotUp(app, index));
       });
     }, timeoutMs);
   }
@@ -310,6 +312,8 @@ export class Supervisor {
 
   private fork(worker: WorkerModel, purpose: 'slot' | 'reload' | 'replace'): void {
     const { key } = worker;
+    // The release it runs: with cwd './current' and `ln -sfn releases/2 current`, each generation's real directory.
+    worker.release = { cwd: realPath(worker.config.cwd), script: realPath(worker.config.script) };
     let handle: SpawnedWorker;
     try {
       handle = this.spawner.fork(
@@ -412,6 +416,15 @@ export class Supervisor {
 
   private relayTarget(worker: WorkerModel): RelayTarget {
     return { key: worker.key, app: worker.app, slot: worker.slot, pid: worker.pid, send: (message) => this.sendTo(worker.key, message) };
+  }
+}
+
+// The path with every symlink resolved; as given when it cannot be (removed since the config was read).
+function realPath(path: string): string {
+  try {
+    return realpathSync(path);
+  } catch {
+    return path;
   }
 }
 

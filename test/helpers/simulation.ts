@@ -9,7 +9,8 @@ import { simConfig, startSim, timerMatchesDeadline, type Code, type Sim } from '
 /** One thing that happens to the simulated world. */
 export type Action =
   | { t: 'advance'; ms: number }
-  | { t: 'kill'; pick: number; signal: 'SIGKILL' | 'crash' }
+  /** A worker ends by itself: SIGKILL from outside, a crash (exit 1), or done (exit 42, a stop exit code where the app has stopExitCodes). */
+  | { t: 'kill'; pick: number; signal: 'SIGKILL' | 'crash' | 'done' }
   | { t: 'hang'; pick: number }
   | { t: 'memory'; pick: number }
   | { t: 'env'; broken: boolean }
@@ -22,10 +23,10 @@ export type Action =
 
 /** The apps a run supervises. */
 export interface Scenario {
-  apps: Array<{ instances: number; readyWhen: 'listening' | 'ready' | 'online'; twoPorts: boolean; heartbeat: boolean; maxMemory: boolean; maxRestarts: number | null; reloadBatch: number }>;
+  apps: Array<{ instances: number; readyWhen: 'listening' | 'ready' | 'online'; twoPorts: boolean; heartbeat: boolean; maxMemory: boolean; maxRestarts: number | null; reloadBatch: number; stopExitCodes?: boolean }>;
 }
 
-/** Random worlds: one or two apps of 1-3 workers, each readyWhen, one or two listen ports, with or without heartbeats, maxMemory, maxRestarts. */
+/** Random worlds: one or two apps of 1-3 workers, each readyWhen, one or two listen ports, with or without heartbeats, maxMemory, maxRestarts, stopExitCodes [42]. */
 export const scenarioArb: fc.Arbitrary<Scenario> = fc.record({
   apps: fc.array(
     fc.record({
@@ -36,6 +37,7 @@ export const scenarioArb: fc.Arbitrary<Scenario> = fc.record({
       maxMemory: fc.boolean(),
       maxRestarts: fc.option(fc.integer({ min: 1, max: 4 }), { nil: null }),
       reloadBatch: fc.integer({ min: 1, max: 2 }),
+      stopExitCodes: fc.boolean(),
     }),
     { minLength: 1, maxLength: 2 },
   ),
@@ -44,7 +46,7 @@ export const scenarioArb: fc.Arbitrary<Scenario> = fc.record({
 /** Random happenings, time passing most often; a stop rarely (about half the sequences of 40 have none, so that where the core settles is checked too). */
 export const actionArb: fc.Arbitrary<Action> = fc.oneof(
   { weight: 30, arbitrary: fc.record({ t: fc.constant('advance' as const), ms: fc.oneof(fc.integer({ min: 0, max: 60 }), fc.integer({ min: 0, max: 3000 })) }) },
-  { weight: 15, arbitrary: fc.record({ t: fc.constant('kill' as const), pick: fc.nat(), signal: fc.constantFrom('SIGKILL' as const, 'crash' as const) }) },
+  { weight: 15, arbitrary: fc.record({ t: fc.constant('kill' as const), pick: fc.nat(), signal: fc.constantFrom('SIGKILL' as const, 'crash' as const, 'done' as const) }) },
   { weight: 5, arbitrary: fc.record({ t: fc.constant('hang' as const), pick: fc.nat() }) },
   { weight: 5, arbitrary: fc.record({ t: fc.constant('memory' as const), pick: fc.nat() }) },
   { weight: 5, arbitrary: fc.record({ t: fc.constant('env' as const), broken: fc.boolean() }) },
@@ -63,6 +65,8 @@ export interface Run {
   answers: Array<{ what: string; count: number }>;
   stopped: boolean;
   violations: string[];
+  /** `app:slot` → the generation whose worker exited with a stop exit code: that slot must stay empty (no worker, no restart) until a scale, or a new generation (reload, restart). */
+  done: Map<string, number>;
 }
 
 /** Start a scenario's supervisor; every fork is checked against the capacity bound. */
@@ -76,18 +80,19 @@ export function startRun(scenario: Scenario): Run {
       reloadBatch: app.reloadBatch,
       killTimeout: '1s',
       listenTimeout: '2s',
-      restart: { delay: '100ms', maxDelay: '2s', minUptime: '3s', ...(app.maxRestarts !== null ? { maxRestarts: app.maxRestarts } : {}) },
+      restart: { delay: '100ms', maxDelay: '2s', minUptime: '3s', ...(app.maxRestarts !== null ? { maxRestarts: app.maxRestarts } : {}), ...(app.stopExitCodes ? { stopExitCodes: [42] } : {}) },
       ...(app.heartbeat ? { heartbeatTimeout: '1s' } : {}),
       ...(app.maxMemory ? { maxMemory: '100MB' } : {}),
       env: { CODE: 'good', ...(app.twoPorts ? { PORTS: '2' } : {}) },
     })),
   );
   const sim = startSim(config, { start: false });
-  const run: Run = { sim, names, answers: [], stopped: false, violations: [] };
+  const run: Run = { sim, names, answers: [], stopped: false, violations: [], done: new Map() };
   const forksAt = new Map<string, number[]>();
   sim.cluster.onFork = (request) => {
     const app = sim.model.apps.get(request.app.name)!;
     if (app.workers.length > capacity(app)) run.violations.push(`fork of ${app.name}:${request.slot} with ${app.workers.length} workers, bound ${capacity(app)}`);
+    if (run.done.get(`${app.name}:${request.slot}`) === request.generation) run.violations.push(`fork of ${app.name}:${request.slot} in generation ${request.generation}, whose worker exited with a stop exit code`);
     // Never spins: with restart.delay 100 ms, a slot forks a few times a second at the most.
     const key = `${app.name}:${request.slot}`;
     const now = sim.clock.now();
@@ -125,7 +130,12 @@ export function step(run: Run, action: Action): void {
       break;
     case 'kill': {
       const proc = pick(action.pick);
-      if (proc) sim.cluster.exit(proc, action.signal === 'crash' ? 1 : null, action.signal === 'crash' ? null : 'SIGKILL');
+      if (!proc) break;
+      if (action.signal === 'done') {
+        const slot = expectDone(run, proc.pid);
+        sim.cluster.exit(proc, 42, null);
+        if (slot !== null) run.done.set(slot.key, slot.generation);
+      } else sim.cluster.exit(proc, action.signal === 'crash' ? 1 : null, action.signal === 'crash' ? null : 'SIGKILL');
       break;
     }
     case 'hang': {
@@ -155,6 +165,8 @@ export function step(run: Run, action: Action): void {
     case 'restart':
     case 'stop-app': {
       const name = appName(action.app);
+      // A scale starts done slots again (in the same generation); a restart forks a new one.
+      if (action.t === 'scale') for (const key of [...run.done.keys()]) if (key.startsWith(`${name}:`)) run.done.delete(key);
       const op = action.t === 'stop-app' ? 'stop' : action.t;
       const done = answer(`${op} ${name}`);
       void sim.supervisor.appOp(name, op, action.t === 'scale' ? { to: action.to } : {}).then(done);
@@ -189,12 +201,18 @@ export function checkAlways(run: Run): string[] {
       upBySlotGen.set(key, (upBySlotGen.get(key) ?? 0) + 1);
     }
     for (const [key, count] of upBySlotGen) if (count > 1) problems.push(`${app.name}: ${count} up workers for slot/generation ${key}`);
+    // A slot whose worker exited with a stop exit code has no worker and no scheduled restart in that generation.
+    app.slots.forEach((slot, index) => {
+      if (run.done.get(`${app.name}:${index}`) !== app.generation) return;
+      const workers = app.workers.filter((w) => w.slot === index && w.generation === app.generation && w.stopReason === null);
+      if (workers.length > 0 || slot.retryAt !== null) problems.push(`${app.name} slot ${index} exited with a stop exit code, but has ${workers.length} workers, retryAt ${slot.retryAt}`);
+    });
     const drainingApp = sim.model.stopping !== null || (app.op !== null && (app.op.kind === 'stop' || app.op.phase === 'stopping'));
     if (!drainingApp) {
       app.slots.forEach((slot, index) => {
         const covering = app.workers.filter((w) => w.slot === index && w.generation === app.generation && w.stopReason === null);
-        const held = (covering.length > 0 ? 1 : 0) + (slot.retryAt !== null ? 1 : 0) + (slot.halted ? 1 : 0);
-        if (held !== 1) problems.push(`${app.name} slot ${index}: ${covering.length} workers, retryAt ${slot.retryAt}, halted ${slot.halted}`);
+        const held = (covering.length > 0 ? 1 : 0) + (slot.retryAt !== null ? 1 : 0) + (slot.halted ? 1 : 0) + (slot.doneWith !== null ? 1 : 0);
+        if (held !== 1) problems.push(`${app.name} slot ${index}: ${covering.length} workers, retryAt ${slot.retryAt}, halted ${slot.halted}, done ${slot.doneWith}`);
         if (covering.length > 2 || (covering.length === 2 && !covering.some((w) => covering.some((o) => o.replaces === w.key)))) {
           problems.push(`${app.name} slot ${index}: ${covering.length} covering workers that are not a replacement pair`);
         }
@@ -226,13 +244,32 @@ export async function checkQuiescence(run: Run): Promise<string[]> {
   for (const app of sim.model.apps.values()) {
     if (app.reload || app.op) problems.push(`${app.name}: ${app.reload ? 'reload' : app.op?.kind} still running`);
     app.slots.forEach((slot, index) => {
-      if (!slot.halted && !sim.supervisor.slotUp(app, index)) problems.push(`${app.name} slot ${index} is not up (retryAt ${slot.retryAt})`);
+      if (!slot.halted && slot.doneWith === null && !sim.supervisor.slotUp(app, index)) problems.push(`${app.name} slot ${index} is not up (retryAt ${slot.retryAt})`);
     });
     if (app.workers.some((w) => w.generation !== app.generation)) problems.push(`${app.name}: workers of an old generation are left`);
-    const expected = app.slots.some((s) => s.halted) ? 'errored' : 'running';
+    const live = app.slots.filter((s) => s.doneWith === null);
+    const expected = live.length === 0 ? 'stopped' : live.some((s) => s.halted) ? 'errored' : 'running';
     if (app.state !== expected) problems.push(`${app.name}: state ${app.state}, expected ${expected}`);
   }
   return problems;
+}
+
+/**
+ * Whether the core must take this process's exit with code 42 as done: its app has stopExitCodes,
+ * and it is the one worker of its slot in the serving generation, not told to stop, not a
+ * replacement, with no stop of the app or the supervisor under way. Returns the slot, or null.
+ */
+function expectDone(run: Run, pid: number): { key: string; generation: number } | null {
+  const { model } = run.sim;
+  for (const app of model.apps.values()) {
+    const worker = app.workers.find((w) => w.pid === pid);
+    if (!worker) continue;
+    if (!worker.config.restart.stopExitCodes.includes(42) || model.stopping !== null || app.op !== null) return null;
+    if (worker.stopReason !== null || worker.replaces !== null || worker.generation !== app.generation) return null;
+    const covering = app.workers.filter((w) => w.slot === worker.slot && w.generation === app.generation && w.stopReason === null);
+    return covering.length === 1 ? { key: `${app.name}:${worker.slot}`, generation: worker.generation } : null;
+  }
+  return null;
 }
 
 /** Run a whole sequence; returns every violation found. */

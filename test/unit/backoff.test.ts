@@ -11,10 +11,10 @@ import {
 } from '../../src/supervisor/backoff.ts';
 
 /** The shipped defaults: delay 100ms doubling to 15s, healthy after 30s, here with a finite maxRestarts. */
-const policy: RestartPolicy = { delayMs: 100, maxDelayMs: 15_000, minUptimeMs: 30_000, maxRestarts: 5 };
+const policy: RestartPolicy = { delayMs: 100, maxDelayMs: 15_000, minUptimeMs: 30_000, maxRestarts: 5, stopExitCodes: [] };
 
 /** A crash after a short uptime, with no stop asked for. */
-const crash: ExitFacts = { stopReason: null, uptimeMs: 50, upMs: null, failures: 0, shuttingDown: false };
+const crash: ExitFacts = { stopReason: null, code: 1, uptimeMs: 50, upMs: null, failures: 0, shuttingDown: false };
 
 describe('decideExit', () => {
   const matrix: Array<{ name: string; facts: Partial<ExitFacts>; policy?: Partial<RestartPolicy>; expected: ExitDecision }> = [
