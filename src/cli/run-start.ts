@@ -1,6 +1,7 @@
 // The body of `nsup start`, imported lazily: turn flags into a config, then supervise.
 import { setFlagsFromString } from 'node:v8';
 import { configFromFlags, type StartArgs } from '../config/flags.ts';
+import { DEFAULT_CONFIG, defaultConfigFile, isConfigFileName } from '../config/load.ts';
 import { DAEMON_ENV, detach } from './detach.ts';
 import { startSupervisor } from '../supervisor/start.ts';
 
@@ -11,9 +12,25 @@ export async function runStart(args: StartArgs & { daemon?: boolean }): Promise<
   // of output, garbage collected late, not data). Its start size is plenty for a supervisor; the
   // growth factor is read at each growth, so it takes effect at run time. Workers are not affected.
   setFlagsFromString('--semi-space-growth-factor=1');
+  args = withConfigFile(args);
   const config = await configFromFlags(args);
-  if (args.daemon && process.env[DAEMON_ENV] !== '1') return detach(config);
+  if (args.daemon && process.env[DAEMON_ENV] !== '1') {
+    // The daemon logs the warnings to its log; the terminal that started it sees them too.
+    for (const w of config.warnings ?? []) process.stderr.write(`nsup: warning: ${w.message}\n`);
+    return detach(config);
+  }
   // A reload re-reads the same file with the same flags on top, and validates it again.
   const running = await startSupervisor(config, { loadConfig: () => configFromFlags(args), daemon: Boolean(args.daemon) });
   return running.done;
+}
+
+// `nsup start ecosystem.config.js` (PM2's form) names a config file, not a script; and with
+// neither, a PM2 ecosystem file is used when there is no supervisor.config.ts (as `pm2 start` does).
+function withConfigFile<A extends StartArgs>(args: A): A {
+  if (args.script !== undefined && args.config === undefined && isConfigFileName(args.script)) return { ...args, script: undefined, config: args.script };
+  if (args.script === undefined && args.config === undefined) {
+    const file = defaultConfigFile();
+    if (!file.endsWith(DEFAULT_CONFIG)) return { ...args, config: file };
+  }
+  return args;
 }

@@ -14,6 +14,8 @@ export interface RestartOptions {
   minUptime?: Duration;
   /** Consecutive failed starts after which the app is `errored` (no more restarts). Default Infinity. */
   maxRestarts?: number;
+  /** Exit codes that mean "done, do not restart" (PM2's stop_exit_codes): the slot stays empty until a reload, scale or restart. Default []. */
+  stopExitCodes?: number[];
 }
 
 /** File watching for rolling reloads (used by the reload feature). */
@@ -37,8 +39,16 @@ export interface AppConfig {
   nodeArgs?: string[];
   /** Working directory of the workers, relative to the config file. Default: the config file's folder. */
   cwd?: string;
-  /** Extra environment variables for the workers. */
+  /** Extra environment variables for the workers (above env files, below the chosen named set). */
   env?: Record<string, string | number | boolean>;
+  /** Named env sets; `--env production` puts `envs.production` above `env` (PM2's env_production). */
+  envs?: Record<string, Record<string, string | number | boolean>>;
+  /** Env files (relative to cwd) read with Node's util.parseEnv, in order, below `env`; re-read at each reload. */
+  envFile?: string | string[];
+  /** The variable holding each worker's slot (0..n-1). Default 'NODE_APP_INSTANCE' (PM2's instance_var). */
+  instanceVar?: string;
+  /** A variable each worker gets plus its slot, e.g. 'PORT': worker 0 the base value, worker 1 base+1 (PM2's increment_var). */
+  incrementVar?: string;
   /** Rolling reload on file changes. Default false. */
   watch?: boolean | WatchOptions;
   restart?: RestartOptions;
@@ -115,9 +125,18 @@ export interface ResolvedApp {
   nodeArgs: string[];
   /** Absolute working directory. */
   cwd: string;
+  /** The workers' env from every layer above the supervisor's own (env files < env < the named set < --env KEY=VALUE); may hold secrets, never printed. */
   env: Record<string, string>;
+  /** The named set (envs) this app runs with, or null. */
+  envSet: string | null;
+  /** Absolute paths of the env files read, in order. */
+  envFiles: string[];
+  /** The variable holding the worker's slot. */
+  instanceVar: string;
+  /** The variable set to base + slot, and its base. */
+  incrementVar: { name: string; base: number } | null;
   watch: { paths: string[]; ignore: string[]; debounceMs: number } | null;
-  restart: { delayMs: number; maxDelayMs: number; minUptimeMs: number; maxRestarts: number };
+  restart: { delayMs: number; maxDelayMs: number; minUptimeMs: number; maxRestarts: number; stopExitCodes: number[] };
   killTimeoutMs: number;
   listenTimeoutMs: number;
   readyWhen: ReadyWhen;
@@ -153,4 +172,14 @@ export interface ResolvedConfig {
   file: string | null;
   apps: ResolvedApp[];
   metrics: { port: number; host: string } | null;
+  /** Keys of a PM2 ecosystem file that nsup maps differently or ignores (logged as `config.pm2-key` at start); absent for nsup's own format. */
+  warnings?: readonly ConfigWarning[];
+}
+
+/** One line about a key of another tool's config (a PM2 ecosystem file) that nsup maps differently or ignores. */
+export interface ConfigWarning {
+  /** Key path in that file, e.g. 'apps[0].exec_mode'. */
+  key: string;
+  /** The whole line: file name, key path, what nsup does instead. */
+  message: string;
 }

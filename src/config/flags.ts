@@ -5,7 +5,7 @@
 import { resolve } from 'node:path';
 import type { ResolvedConfig } from './define.ts';
 import { DEFAULT_CONFIG, loadConfigFile } from './load.ts';
-import { APP, LOG_ROTATE, METRICS, WATCH, resolveConfig, type FlagSpec, type Table } from './schema.ts';
+import { APP, LOG_ROTATE, METRICS, WATCH, resolveConfig, type FlagSpec, type RunChoices, type Table } from './schema.ts';
 import { ConfigInvalidError, UsageError } from '../errors.ts';
 
 /** Where a table's keys sit in a config: in every app (`apps[i].<at>`) or at the top level. */
@@ -37,35 +37,37 @@ export interface StartArgs {
 }
 
 /** yargs options for every config key that has a flag, in table order. */
-export function configFlagOptions(): Record<string, { alias?: string; type: FlagSpec['type']; array?: boolean; description: string }> {
+// nargs: 1 takes the next word even when it starts with '-' (parse.ts sets nargs-eats-options).
+export function configFlagOptions(): Record<string, { alias?: string; type: FlagSpec['type']; array?: boolean; nargs?: 1; description: string }> {
   return Object.fromEntries(
-    KEY_FLAGS.map(({ spec }) => [spec.flag, { ...(spec.alias ? { alias: spec.alias } : {}), type: spec.type, ...(spec.array ? { array: true } : {}), description: spec.describe }]),
+    KEY_FLAGS.map(({ spec }) => [spec.flag, { ...(spec.alias ? { alias: spec.alias } : {}), type: spec.type, ...(spec.array ? { array: true } : {}), ...(spec.nargs ? { nargs: spec.nargs } : {}), description: spec.describe }]),
   );
 }
 
 /** The config for these flags: a config file with the flags on top, or an app made of the flags alone. */
 export async function configFromFlags(args: StartArgs): Promise<ResolvedConfig> {
-  const { app, top } = overridesFromFlags(args);
+  const { app, top, run } = overridesFromFlags(args);
   if (args.script !== undefined) {
     if (args.config !== undefined) throw new UsageError('Give either a script or --config, not both.');
     const only = { script: args.script, ...(args.name !== undefined ? { name: args.name } : {}), ...app };
     try {
-      return resolveConfig({ apps: [only], ...top }, { file: null, baseDir: process.cwd() });
+      return resolveConfig({ apps: [only], ...top }, { file: null, baseDir: process.cwd(), run });
     } catch (error) {
       throw nameTheFlag(error);
     }
   }
   const file = resolve(args.config ?? DEFAULT_CONFIG);
-  return loadConfigFile(file, (raw) => applyOverrides(raw, { app, top }, args.name));
+  return loadConfigFile(file, (raw) => applyOverrides(raw, { app, top }, args.name), { run });
 }
 
-/** Only the flags given on the command line, as raw config values per scope. */
-export function overridesFromFlags(args: StartArgs): { app: Record<string, unknown>; top: Record<string, unknown> } {
-  const out = { app: {} as Record<string, unknown>, top: {} as Record<string, unknown> };
+/** Only the flags given on the command line: raw config values per scope, and the choices for the whole run (--env). */
+export function overridesFromFlags(args: StartArgs): { app: Record<string, unknown>; top: Record<string, unknown>; run: RunChoices } {
+  const out = { app: {} as Record<string, unknown>, top: {} as Record<string, unknown>, run: {} as RunChoices };
   for (const { spec, scope, path } of KEY_FLAGS) {
     const value = args[camel(spec.flag)];
     if (value === undefined) continue;
-    setPath(out[scope], path, spec.toConfig ? spec.toConfig(value as never) : value);
+    if (spec.toRun) Object.assign(out.run, spec.toRun(value as never));
+    else setPath(out[scope], path, spec.toConfig ? spec.toConfig(value as never) : value);
   }
   if (args['--'] !== undefined && args['--'].length > 0) out.app.args = args['--'].map(String);
   return out;

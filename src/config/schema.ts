@@ -7,8 +7,9 @@ import { statSync } from 'node:fs';
 import { basename, dirname, extname, resolve } from 'node:path';
 import ms from 'ms';
 import { resolveInstances, type CpuProbeOptions } from '../cpus.ts';
-import { ConfigInvalidError, UsageError } from '../errors.ts';
+import { ConfigInvalidError } from '../errors.ts';
 import type { ReadyWhen, ResolvedApp, ResolvedConfig } from './define.ts';
+import { VAR_NAME_RE, buildEnv, envChoice, incrementBase, type EnvChoice } from './env.ts';
 
 /** Where a config came from, and how to resolve its relative paths. */
 export interface ResolveContext {
@@ -18,11 +19,19 @@ export interface ResolveContext {
   baseDir: string;
   /** Passed to resolveInstances (tests inject fixture cgroup paths). */
   cpuProbe?: CpuProbeOptions;
+  /** Choices for the whole run, from flags whose spec has toRun (e.g. --env). */
+  run?: RunChoices;
+}
+
+/** What flags choose for the whole run rather than set as a key of each app. */
+export interface RunChoices {
+  /** `--env`: the named set every app runs with, and the KEY=VALUE variables above every layer. */
+  env?: EnvChoice;
 }
 
 /** Validate an untrusted config value (whatever the config file's default export is) and fill in defaults. Throws ConfigInvalidError on the FIRST problem found. */
 export function resolveConfig(raw: unknown, ctx: ResolveContext): ResolvedConfig {
-  const c: Ctx = { where: ctx.file ?? COMMAND_LINE, baseDir: ctx.baseDir, cpuProbe: ctx.cpuProbe };
+  const c: Ctx = { where: ctx.file ?? COMMAND_LINE, baseDir: ctx.baseDir, cpuProbe: ctx.cpuProbe, env: ctx.run?.env ?? { name: null, vars: {} } };
   const top = readObject(raw, '', c, TOP, `an object like { apps: ${APPS_EXAMPLE} }`);
   return deepFreeze({ file: ctx.file, apps: top.apps, metrics: top.metrics });
 }
@@ -52,6 +61,7 @@ interface Ctx {
   where: string;
   baseDir: string;
   cpuProbe: CpuProbeOptions | undefined;
+  env: EnvChoice;
 }
 type Parser<T> = (value: unknown, at: string, c: Ctx) => T;
 /** The `nsup start` flag that sets a key (flags.ts turns these into yargs options and overrides). */
@@ -64,6 +74,10 @@ export interface FlagSpec {
   describe: string;
   /** The flag's value as the config key's raw value (before validation); default: as given. */
   toConfig?: (value: never) => unknown;
+  /** The flag is a choice for the whole run, not the key's value: what it sets in ResolveContext.run (instead of toConfig). */
+  toRun?: (value: never) => RunChoices;
+  /** 1: the next word is the value even when it starts with '-' (`--node-args "--max-old-space-size=512"`). */
+  nargs?: 1;
 }
 /** One accepted key: what it means, its default (used when the key is absent), its parser, and its flag. */
 export interface Field<T> {
@@ -99,6 +113,10 @@ const RESTART = {
     typeof v === 'number' && (v === Infinity || (Number.isInteger(v) && v >= 0))
       ? v
       : bad(c.where, at, v, 'a non-negative integer or Infinity')),
+  stopExitCodes: field("Exit codes that mean 'done, do not restart' (PM2's stop_exit_codes): a worker that exits by itself with one is not restarted until a reload, scale or restart.", [], (v, at, c) =>
+    Array.isArray(v)
+      ? Array.from(v, (x: unknown, i) => (Number.isInteger(x) && (x as number) >= 0 && (x as number) <= 255 ? (x as number) : bad(c.where, `${at}[${i}]`, x, 'an exit code from 0 to 255')))
+      : bad(c.where, at, v, 'an array of exit codes, e.g. [0, 42]')),
 };
 
 export const WATCH = {
@@ -141,9 +159,19 @@ export const APP = {
     str('instances', "workers: 'max' (CPUs this process may use), -1 (max-1) or N [default: max]", { alias: 'i', toConfig: (v: string) => (/^-?\d+(\.\d+)?$/.test(v.trim()) ? Number(v.trim()) : v.trim()) })),
   args: strings('Arguments for the script.', "['--port', '3000']"),
   nodeArgs: strings('Arguments for node, before the script.', "['--max-old-space-size=512']",
-    str('node-args', 'arguments for node in each worker, e.g. "--max-old-space-size=512"', { toConfig: (v: string) => v.split(/\s+/).filter(Boolean) })),
+    str('node-args', 'arguments for node in each worker, e.g. "--max-old-space-size=512"', { nargs: 1, toConfig: (v: string) => v.split(/\s+/).filter(Boolean) })),
   cwd: field("Workers' working directory, relative to the config file's folder.", '.', parseCwd),
-  env: field('Extra environment variables for the workers.', {}, parseEnv, str('env', 'KEY=VALUE for the workers (repeatable)', { array: true, toConfig: envFromPairs })),
+  env: field('Extra environment variables for the workers.', {}, parseEnv,
+    str('env', 'KEY=VALUE for the workers, above every other layer (repeatable); a word without = chooses the env set (envs) of that name', { array: true, toRun: (words: string[]) => ({ env: envChoice(words.map(String)) }) })),
+  envs: field("Named env sets, e.g. { production: { NODE_ENV: 'production' } }: the one chosen with --env <name> goes above env.", {}, parseEnvSets),
+  envFile: field("Env files read with Node's parser (util.parseEnv), relative to cwd; later files win, env wins over them. Re-read at each reload.", [], (v, at, c) =>
+    typeof v === 'string' ? [v] : stringArray(v, at, c, "'.env' or ['.env', '.env.local']"),
+    str('env-file', 'an env file for the workers, read with util.parseEnv (repeatable; relative to the current directory)', { array: true, toConfig: (paths: string[]) => paths.map((p) => resolve(String(p))) })),
+  instanceVar: field("The variable holding each worker's slot (0..n-1), PM2's instance_var.", 'NODE_APP_INSTANCE', varName,
+    str('instance-var', "the variable holding each worker's slot [default: NODE_APP_INSTANCE]")),
+  incrementVar: field("A variable (e.g. 'PORT') whose value each worker gets plus its slot: worker 0 the base, worker 1 base+1, … (PM2's increment_var).", undefined, (v, at, c) =>
+    v === undefined ? null : varName(v, at, c),
+    str('increment-var', "a variable (e.g. PORT) each worker gets plus its slot: base, base+1, …")),
   watch: field('Rolling reload on file changes: true, false or { paths, ignore, debounce }.', false, (v, at, c) =>
     v === false ? null : readObject(v === true ? {} : v, at, c, WATCH, "true, false or an object like { paths: ['src'] }")),
   restart: field('Crash-restart policy.', {}, (v, at, c) => readObject(v, at, c, RESTART, "an object like { delay: '1s' }")),
@@ -227,6 +255,12 @@ function parseApps(value: unknown, at: string, c: Ctx): ResolvedApp[] {
     }
     apps.push(app);
   }
+  const chosen = c.env.name;
+  if (chosen !== null && !apps.some((app) => app.envSet === chosen)) {
+    const defined = [...new Set(value.flatMap((app: unknown) => (isPlainObject(app) && isPlainObject(app.envs) ? Object.keys(app.envs) : [])))];
+    const where = defined.length > 0 ? `the apps define: ${defined.join(', ')}` : 'no app defines envs';
+    fail(c.where, '--env', `no app has an env set named '${chosen}' (${where}). Choose a defined set, add envs: { ${/^[A-Za-z_$][\w$]*$/.test(chosen) ? chosen : JSON.stringify(chosen)}: { … } } to an app, or pass variables as --env KEY=VALUE.`);
+  }
   return apps;
 }
 
@@ -253,6 +287,12 @@ function resolveApp(value: unknown, at: string, c: Ctx): ResolvedApp {
     fail(c.where, `${at}.waitReady`, `waitReady: true means readyWhen: 'ready', but readyWhen is '${a.readyWhen}'. Keep one of the two.`);
   }
   const readyWhen: ReadyWhen = a.readyWhen ?? (a.waitReady ? 'ready' : 'listening');
+  const files = a.envFile.map((path, i) => ({ path: resolve(a.cwd, path), at: typeof (value as { envFile?: unknown }).envFile === 'string' ? `${at}.envFile` : `${at}.envFile[${i}]` }));
+  const { env, set } = buildEnv({ files, env: a.env, sets: a.envs, choice: c.env }, (where, detail) => fail(c.where, where, detail));
+  if (a.incrementVar !== null && a.incrementVar === a.instanceVar) {
+    fail(c.where, `${at}.incrementVar`, `${a.incrementVar} is the instanceVar too; one variable cannot hold both the slot and base+slot. Choose another instanceVar or incrementVar.`);
+  }
+  const increment = a.incrementVar === null ? null : { name: a.incrementVar, base: incrementBase(a.incrementVar, env, process.env, `${at}.incrementVar`, (where, detail) => fail(c.where, where, detail)) };
   if (a.listen.length > 0 && readyWhen !== 'listening') {
     fail(c.where, `${at}.listen`, `listen names the addresses a worker must listen on with readyWhen 'listening'; this app has readyWhen '${readyWhen}'. Remove listen or readyWhen.`);
   }
@@ -264,9 +304,13 @@ function resolveApp(value: unknown, at: string, c: Ctx): ResolvedApp {
     args: a.args,
     nodeArgs: a.nodeArgs,
     cwd: a.cwd,
-    env: a.env,
+    env,
+    envSet: set,
+    envFiles: files.map((f) => f.path),
+    instanceVar: a.instanceVar,
+    incrementVar: increment,
     watch,
-    restart: { delayMs: r.delay, maxDelayMs: r.maxDelay, minUptimeMs: r.minUptime, maxRestarts: r.maxRestarts },
+    restart: { delayMs: r.delay, maxDelayMs: r.maxDelay, minUptimeMs: r.minUptime, maxRestarts: r.maxRestarts, stopExitCodes: r.stopExitCodes },
     killTimeoutMs: a.killTimeout,
     listenTimeoutMs: a.listenTimeout,
     readyWhen,
@@ -309,17 +353,6 @@ function resolveListenAddress(address: number | string, cwd: string): string {
   return resolve(cwd, address);
 }
 
-/** `--env A=1 --env B=2` as an env object. */
-function envFromPairs(pairs: string[]): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const pair of pairs) {
-    const eq = pair.indexOf('=');
-    if (eq <= 0) throw new UsageError(`--env expects KEY=VALUE, got '${pair}'. Example: --env PORT=3000`);
-    env[pair.slice(0, eq)] = pair.slice(eq + 1);
-  }
-  return env;
-}
-
 /** A module path (a primary hook) that must be a file, resolved against cwd. */
 function resolveModule(path: string, cwd: string, at: string, c: Ctx): string {
   const file = resolve(cwd, path);
@@ -334,17 +367,36 @@ function parseCwd(value: unknown, at: string, c: Ctx): string {
   return fail(c.where, at, `directory not found: ${dir} (resolved from '${String(value)}' against ${c.baseDir}). Fix the path.`);
 }
 
-/** `env`: an object of string, number or boolean values, stringified. */
+/** `env`: an object of string, number or boolean values, stringified. Messages show a value's type, never the value (it may be a secret). */
 function parseEnv(value: unknown, at: string, c: Ctx): Record<string, string> {
-  if (!isPlainObject(value)) return bad(c.where, at, value, "an object of variables, e.g. { NODE_ENV: 'production' }");
+  if (!isPlainObject(value)) return fail(c.where, at, `got ${hidden(value)}; expected an object of variables, e.g. { NODE_ENV: 'production' }.`);
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(value)) {
     if (typeof v !== 'string' && typeof v !== 'number' && typeof v !== 'boolean') {
-      bad(c.where, join(at, k), v, 'a string, number or boolean');
+      fail(c.where, join(at, k), `got ${hidden(v)}; expected a string, number or boolean.`);
     }
     env[k] = String(v);
   }
   return env;
+}
+
+/** `envs`: named env sets, each an env object. */
+function parseEnvSets(value: unknown, at: string, c: Ctx): Record<string, Record<string, string>> {
+  if (!isPlainObject(value)) return fail(c.where, at, `got ${hidden(value)}; expected an object of named env sets, e.g. { production: { NODE_ENV: 'production' } }.`);
+  return Object.fromEntries(Object.entries(value).map(([name, set]) => [name, parseEnv(set, join(at, name), c)]));
+}
+
+/** An environment variable's name (instanceVar, incrementVar). */
+function varName(value: unknown, at: string, c: Ctx): string {
+  return typeof value === 'string' && VAR_NAME_RE.test(value) ? value : bad(c.where, at, value, "a variable name of letters, digits and '_', e.g. 'PORT'");
+}
+
+/** A value in an env message, without its contents: '{…} (object)', '[…] (array)', or its type alone. */
+function hidden(value: unknown): string {
+  if (value === undefined) return 'nothing (the key is missing)';
+  const kind = kindOf(value);
+  if (kind === 'object' || kind === 'array') return `${kind === 'object' ? '{…}' : '[…]'} (${kind})`;
+  return kind === 'null' ? 'null' : `a ${kind} (not shown: env values may be secrets)`;
 }
 
 function stringArray(value: unknown, at: string, c: Ctx, example: string): string[] {
@@ -395,8 +447,49 @@ function join(at: string, key: string): string {
   return at === '' ? key : `${at}.${key}`;
 }
 
-/** Keys nsup once had, and what replaced them (named in the unknown-key message). */
-const RENAMED: Record<string, string> = { jsonLogs: "logFormat: 'json' (--log-format json)" };
+/**
+ * Keys nsup once had, and PM2's keys (an ecosystem file's app keys written in an nsup config), with
+ * what replaced them: the unknown-key message says "it is now <this>". A whole PM2 file is read as
+ * one by `nsup start ecosystem.config.js`, or converted by `nsup import` (config/pm2-keys.ts).
+ */
+const RENAMED: Record<string, string> = {
+  jsonLogs: "logFormat: 'json' (--log-format json)",
+  max_memory_restart: "maxMemory ('512MB')",
+  exec_mode: 'implied: nsup always runs cluster workers (remove the key)',
+  exec_interpreter: 'implied: workers run on the Node.js that runs nsup (remove the key)',
+  interpreter: 'implied: workers run on the Node.js that runs nsup (remove the key)',
+  node_args: "nodeArgs (['--max-old-space-size=512'])",
+  interpreter_args: "nodeArgs (['--max-old-space-size=512'])",
+  env_production: 'envs: { production: { … } }, chosen with --env production',
+  env_development: 'envs: { development: { … } }, chosen with --env development',
+  env_staging: 'envs: { staging: { … } }, chosen with --env staging',
+  env_test: 'envs: { test: { … } }, chosen with --env test',
+  deploy: 'the nsup deploy command, run where the code is (docs/deploy.md); nsup does not copy code to servers',
+  kill_timeout: "killTimeout ('5s')",
+  listen_timeout: "listenTimeout ('10s')",
+  wait_ready: "waitReady: true (or readyWhen: 'ready')",
+  min_uptime: "restart.minUptime ('30s')",
+  max_restarts: 'restart.maxRestarts (10)',
+  restart_delay: "restart.delay ('1s'), doubling per failed start up to restart.maxDelay",
+  exp_backoff_restart_delay: "restart.delay ('100ms'), doubling per failed start up to restart.maxDelay",
+  autorestart: 'restart.stopExitCodes ([0]) for exits that mean done, and restart.maxRestarts',
+  stop_exit_codes: 'restart.stopExitCodes ([0, 42])',
+  instance_var: "instanceVar ('NODE_APP_INSTANCE')",
+  increment_var: "incrementVar ('PORT')",
+  ignore_watch: "watch.ignore (['**/*.log'])",
+  watch_delay: "watch.debounce ('300ms')",
+  out_file: "logFile ('./logs/app.log')",
+  error_file: "errorFile ('./logs/app.err.log')",
+  log_file: "logFile (stdout and nsup's events; stderr too unless errorFile is set)",
+  merge_logs: 'implied: nsup writes one file for every worker (remove the key)',
+  combine_logs: 'implied: nsup writes one file for every worker (remove the key)',
+  log_date_format: "logTime ('iso' or 'local'; nsup writes ISO 8601 times)",
+  log_type: "logFormat ('json')",
+  time: "logTime ('iso', 'local' or 'off')",
+  source_map_support: "nodeArgs: ['--enable-source-maps']",
+  shutdown_with_message: "onShutdown() from nsup/worker (nsup sends no 'shutdown' message)",
+  cron_restart: 'not supported yet: nsup reload <app> from cron or a systemd timer restarts with zero downtime',
+};
 
 /** The accepted key closest to `key` (edit distance at most 2), if any. */
 function nearest(key: string, accepted: string[]): string | undefined {

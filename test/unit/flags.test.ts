@@ -33,10 +33,12 @@ describe('start flags come from the schema tables', () => {
 
   it('turns given flags into raw config values, nested where the key is', async () => {
     const args = await start('app.js', '-i', '2', '--env', 'A=1', '--ready-when', 'online', '--listen', '3000', '--listen', './s.sock', '--kill-signal', 'SIGINT', '--ignore', '*.tmp', '--metrics-port', '0', '--', '--x');
-    const { app, top } = overridesFromFlags(args);
-    expect(app).toEqual({ instances: 2, env: { A: '1' }, readyWhen: 'online', listen: [3000, './s.sock'], killSignal: 'SIGINT', watch: { ignore: ['*.tmp'] }, args: ['--x'] });
+    const { app, top, run } = overridesFromFlags(args);
+    expect(app).toEqual({ instances: 2, readyWhen: 'online', listen: [3000, './s.sock'], killSignal: 'SIGINT', watch: { ignore: ['*.tmp'] }, args: ['--x'] });
     expect(top).toEqual({ metrics: { port: 0 } });
-    expect(overridesFromFlags(await start('app.js'))).toEqual({ app: {}, top: {} });
+    // --env is a choice for the whole run (a set's name, and variables above every layer), not each app's env key.
+    expect(run).toEqual({ env: { name: null, vars: { A: '1' } } });
+    expect(overridesFromFlags(await start('app.js'))).toEqual({ app: {}, top: {}, run: {} });
     const logs = overridesFromFlags(await start('app.js', '--log-format', 'json', '--log-time', 'local', '--log-file', 'out.log', '--error-file', '/dev/null', '--log-max-size', '4KB', '--log-keep', '3', '--log-rotate', '1d', '--log-compress'));
     expect(logs.app).toEqual({ logFormat: 'json', logTime: 'local', logFile: 'out.log', errorFile: '/dev/null', logRotate: { size: '4KB', keep: 3, every: '1d', compress: true } });
   });

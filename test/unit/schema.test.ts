@@ -53,7 +53,7 @@ describe('resolveConfig defaults', () => {
       cwd: dir,
       env: {},
       watch: null,
-      restart: { delayMs: 100, maxDelayMs: 15_000, minUptimeMs: 30_000, maxRestarts: Infinity },
+      restart: { delayMs: 100, maxDelayMs: 15_000, minUptimeMs: 30_000, maxRestarts: Infinity, stopExitCodes: [] },
       killTimeoutMs: 5000,
       listenTimeoutMs: 10_000,
       readyWhen: 'listening',
@@ -103,7 +103,7 @@ describe('resolveConfig defaults', () => {
     expect(a.instancesSource).toContain('explicit');
     expect(a.env).toEqual({ NODE_ENV: 'production', PORT: '3000', DEBUG: 'false' });
     expect(a.watch).toEqual({ paths: [join(dir, 'sub', 'lib')], ignore: ['*.log'], debounceMs: 1000 });
-    expect(a.restart).toEqual({ delayMs: 1000, maxDelayMs: 60_000, minUptimeMs: 120_000, maxRestarts: 0 });
+    expect(a.restart).toEqual({ delayMs: 1000, maxDelayMs: 60_000, minUptimeMs: 120_000, maxRestarts: 0, stopExitCodes: [] });
     expect(a.killTimeoutMs).toBe(500);
     expect(a.listenTimeoutMs).toBe(250);
     expect(a.readyWhen).toBe('ready');
@@ -177,7 +177,7 @@ describe('resolveConfig errors', () => {
     const err = invalid({ apps: [{ script: './server.js' }, { script: './worker.mjs', instancs: 2 }] });
     expect(err.keyPath).toBe('apps[1].instancs');
     expect(err.message).toMatch(
-      /at apps\[1\]\.instancs: unknown key; did you mean 'instances'\? Accepted keys: name, script, instances, args, nodeArgs, cwd, env, watch, restart, /,
+      /at apps\[1\]\.instancs: unknown key; did you mean 'instances'\? Accepted keys: name, script, instances, args, nodeArgs, cwd, env, envs, envFile, instanceVar, incrementVar, watch, restart, /,
     );
   });
 
@@ -185,7 +185,7 @@ describe('resolveConfig errors', () => {
     const restart = invalid(app({ restart: { maxDelya: '1s' } }));
     expect(restart.keyPath).toBe('apps[0].restart.maxDelya');
     expect(restart.message).toContain(
-      "unknown key; did you mean 'maxDelay'? Accepted keys: delay, maxDelay, minUptime, maxRestarts.",
+      "unknown key; did you mean 'maxDelay'? Accepted keys: delay, maxDelay, minUptime, maxRestarts, stopExitCodes.",
     );
     const watch = invalid(app({ watch: { path: ['src'] } }));
     expect(watch.keyPath).toBe('apps[0].watch.path');

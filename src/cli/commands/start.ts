@@ -27,7 +27,8 @@ export const startCommand: CommandModule<StartCommandArgs> = {
       .example('$0 start server.js -i max', 'one worker per usable CPU')
       .example('$0 start', 'run the apps of ./supervisor.config.ts')
       .example('$0 start app.js -d', 'detach; then nsup status, nsup logs app, nsup stop app')
-      .example('$0 start app.js -i 2 --env PORT=3000 -- --app-flag', 'two workers, env and app arguments'),
+      .example('$0 start app.js -i 2 --env PORT=3000 -- --app-flag', 'two workers, env and app arguments')
+      .example('$0 start --env production --env-file .env', "the config's apps with their envs.production set and a .env file"),
   handler: async (args: ArgumentsCamelCase<StartCommandArgs>) => {
     const { runStart } = await import('../run-start.ts');
     return runStart(args);
