@@ -3,7 +3,6 @@
 // running as `start -d` does (return once every worker is up, exit 1 with the reasons otherwise);
 // roll the running ones onto the new config with a rolling reload, and exit 1 with the reason
 // when one rolled back (its old version keeps serving). See docs/deploy.md.
-import { setFlagsFromString } from 'node:v8';
 import type { ResolvedApp, ResolvedConfig } from '../config/define.ts';
 import { configFromFlags, type StartArgs } from '../config/flags.ts';
 import { encodeAppConfig } from '../control/app-config.ts';
@@ -76,8 +75,7 @@ async function superviseStarted(flags: StartArgs): Promise<number> {
   const names = new Set(process.env[DEPLOY_APPS_ENV]!.split(','));
   // Not passed on to the workers.
   delete process.env[DEPLOY_APPS_ENV];
-  // As run-start.ts: the primary's young generation stays at its start size (see there).
-  setFlagsFromString('--semi-space-growth-factor=1');
+  // (bin/nsup.js has set the primary's V8 young-generation growth for `deploy` too.)
   const only = (config: ResolvedConfig): ResolvedConfig => ({ ...config, apps: config.apps.filter((app) => names.has(app.name)) });
   const config = only(await configFromFlags(flags));
   if (config.apps.length === 0) throw new UsageError(`nsup deploy: none of ${[...names].join(', ')} is in the config any more; nothing to start`);

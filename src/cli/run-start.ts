@@ -1,5 +1,4 @@
 // The body of `nsup start`, imported lazily: turn flags into a config, then supervise.
-import { setFlagsFromString } from 'node:v8';
 import { configFromFlags, type StartArgs } from '../config/flags.ts';
 import { DEFAULT_CONFIG, defaultConfigFile, isConfigFileName } from '../config/load.ts';
 import { DAEMON_ENV, detach } from './detach.ts';
@@ -7,11 +6,6 @@ import { startSupervisor } from '../supervisor/start.ts';
 
 /** Load the config named by the flags and run the supervisor until it stops; resolves with the exit code. */
 export async function runStart(args: StartArgs & { daemon?: boolean }): Promise<number> {
-  // The primary forwards every worker's output: a worker writing at full speed makes V8 grow the
-  // primary's young generation step by step to its maximum (measured: +44 MB of RSS for 100 MiB
-  // of output, garbage collected late, not data). Its start size is plenty for a supervisor; the
-  // growth factor is read at each growth, so it takes effect at run time. Workers are not affected.
-  setFlagsFromString('--semi-space-growth-factor=1');
   args = withConfigFile(args);
   const config = await configFromFlags(args);
   if (args.daemon && process.env[DAEMON_ENV] !== '1') {
