@@ -8,7 +8,8 @@ import type { Nsup } from './run-nsup.ts';
 import { pollUntil } from './until.ts';
 
 export { pollUntil };
-import { FIXTURES } from './tmp-project.ts';
+import { FIXTURES, tmpProject, type TmpProject } from './tmp-project.ts';
+import { cliHome, type CliHome } from './daemon.ts';
 
 /** The fixture that writes `stdout of worker <slot> pid <pid>` and the same on stderr once it listens. */
 export const STREAMS = join(FIXTURES, 'streams.js');
@@ -45,3 +46,25 @@ export function fileUntil(path: string, check: (text: string) => boolean, what: 
   return pollUntil(() => check(existsSync(path) ? readFileSync(path, 'utf8') : ''), `${what} (${path})`, timeoutMs);
 }
 
+
+/** Runtime dirs and projects a test file makes; dispose() (in afterEach) removes them all. */
+export function scratch(): { newProject(): TmpProject; newHome(): CliHome; dispose(): Promise<void> } {
+  const homes: CliHome[] = [];
+  const projects: TmpProject[] = [];
+  return {
+    newProject: () => {
+      const project = tmpProject();
+      projects.push(project);
+      return project;
+    },
+    newHome: () => {
+      const home = cliHome();
+      homes.push(home);
+      return home;
+    },
+    dispose: async () => {
+      for (const home of homes.splice(0)) await home.dispose();
+      for (const project of projects.splice(0)) project.dispose();
+    },
+  };
+}

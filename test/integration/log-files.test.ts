@@ -5,32 +5,16 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync 
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
-import { cliHome, type CliHome } from '../helpers/daemon.ts';
 import { freePort, getJson } from '../helpers/http.ts';
-import { bothLines, fileUntil, ISO_UTC, linesOf, recordsOf, STREAMS, streamsArgs } from '../helpers/log-records.ts';
+import { bothLines, fileUntil, scratch, ISO_UTC, linesOf, recordsOf, STREAMS, streamsArgs } from '../helpers/log-records.ts';
 import { cleanupAll, startNsup, stopNsup } from '../helpers/run-nsup.ts';
-import { tmpProject, type TmpProject } from '../helpers/tmp-project.ts';
 
-const homes: CliHome[] = [];
-const projects: TmpProject[] = [];
+const { newProject, newHome, dispose } = scratch();
 
 afterEach(async () => {
   await cleanupAll();
-  for (const home of homes.splice(0)) await home.dispose();
-  for (const project of projects.splice(0)) project.dispose();
+  await dispose();
 });
-
-function newProject(): TmpProject {
-  const project = tmpProject();
-  projects.push(project);
-  return project;
-}
-
-function newHome(): CliHome {
-  const home = cliHome();
-  homes.push(home);
-  return home;
-}
 
 describe('logFile, errorFile, /dev/null', () => {
   it('foreground: --log-file gets stdout and events, --error-file stderr (text with times), the terminal still both; --error-file /dev/null discards stderr', async () => {

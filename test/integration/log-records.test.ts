@@ -8,17 +8,15 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parseLine } from '../../src/log/record.ts';
-import { cliHome, type CliHome } from '../helpers/daemon.ts';
-import { bothLines, fileUntil, ISO_UTC, linesOf, pollUntil, recordsOf, STREAMS, streamsArgs } from '../helpers/log-records.ts';
+import { bothLines, fileUntil, scratch, ISO_UTC, linesOf, pollUntil, recordsOf, STREAMS, streamsArgs } from '../helpers/log-records.ts';
 import { freePort, get } from '../helpers/http.ts';
 import { hasEnv, killTree, withEnv } from '../helpers/processes.ts';
 import { BIN, ROOT, cleanupAll, startNsup, stopNsup } from '../helpers/run-nsup.ts';
-import { FIXTURES, tmpProject, type TmpProject } from '../helpers/tmp-project.ts';
+import { FIXTURES } from '../helpers/tmp-project.ts';
 
 const MiB = 1024 * 1024;
 
-const homes: CliHome[] = [];
-const projects: TmpProject[] = [];
+const { newProject, newHome, dispose } = scratch();
 const launched: Launched[] = [];
 
 afterEach(async () => {
@@ -30,22 +28,9 @@ afterEach(async () => {
     left.push(...(await killTree(ours)));
     rmSync(run.home, { recursive: true, force: true });
   }
-  for (const home of homes.splice(0)) await home.dispose();
-  for (const project of projects.splice(0)) project.dispose();
+  await dispose();
   if (left.length > 0) throw new Error(`cleanup: still alive after SIGKILL: ${left.join(', ')}`);
 });
-
-function newProject(): TmpProject {
-  const project = tmpProject();
-  projects.push(project);
-  return project;
-}
-
-function newHome(): CliHome {
-  const home = cliHome();
-  homes.push(home);
-  return home;
-}
 
 describe('time and stream on every line', () => {
   it('text: every line of stdout and stderr is a timed record; worker lines name app, slot, pid, generation and their own stream', async () => {
