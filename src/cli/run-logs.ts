@@ -2,13 +2,12 @@
 // (its files, or its memory when it writes none), or a stopped daemon's leftover file; then
 // optionally follow new records, or (--flush) empty the files. Imported lazily.
 import { existsSync } from 'node:fs';
-import { truncate, unlink } from 'node:fs/promises';
 import { liveSupervisors, request, type LiveSupervisor } from '../control/client.ts';
 import { logPath, runtimeDir } from '../control/runtime-dir.ts';
 import type { SupervisorStatus } from '../control/types.ts';
 import { ControlError, EXIT, UsageError } from '../errors.ts';
 import { matches, parseLogQuery, type LogFlags, type LogQuery } from '../log/log-filter.ts';
-import { fromItems, formatItem, itemOfRecordJson, readLogFiles, Ring, rotatedSiblings, selectLogs, type LogItem } from '../log/read-logs.ts';
+import { fromItems, formatItem, itemOfRecordJson, readLogFiles, Ring, rotatedSiblings, emptyLogFile, selectLogs, type LogItem } from '../log/read-logs.ts';
 import type { LogStream } from '../log/record.ts';
 
 /** The command's arguments, as yargs gives them (values unvalidated). */
@@ -80,18 +79,7 @@ async function flush(app: string, args: LogsArgs): Promise<number> {
   } else {
     const path = logPath(runtimeDir(), app);
     if (!(await hasFiles(path))) throw new ControlError(noSupervisorNoFile(app, path));
-    const rotated = await rotatedSiblings(path);
-    flushed = [];
-    if (existsSync(path)) {
-      await truncate(path, 0);
-      flushed.push(path);
-    }
-    for (const sibling of rotated) {
-      await unlink(sibling).catch((error: NodeJS.ErrnoException) => {
-        if (error.code !== 'ENOENT') throw error;
-      });
-      flushed.push(sibling);
-    }
+    flushed = await emptyLogFile(path);
   }
   for (const path of flushed) process.stdout.write(`flushed ${path}\n`);
   // A foreground supervisor without logFile has only its memory, which the flush forgot.

@@ -2,7 +2,7 @@
 // errorFile. A file with rotation is a rotating-file-stream (by size and/or on a schedule, the
 // last `keep` kept as `<file>.1`, `<file>.2`…, gzipped if asked); one without is an append-mode
 // file that SIGUSR2 reopens after logrotate moved it. '/dev/null' discards without opening.
-import { mkdirSync, rmSync, truncateSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import { createRequire } from 'node:module';
 import type { RotatingFileStream } from 'rotating-file-stream';
@@ -140,16 +140,9 @@ export class LogFiles {
   }
 }
 
-/** Truncate `path` and delete its rotated siblings (`path.1`, `path.2.gz`…). */
-export async function emptyFile(path: string): Promise<void> {
-  try {
-    truncateSync(path, 0);
-  } catch {
-    // absent: nothing to empty
-  }
-  // The reader's module (zlib, readline) is loaded only for a --flush, not in every primary.
-  const { rotatedSiblings } = await import('./read-logs.ts');
-  for (const sibling of await rotatedSiblings(path)) rmSync(sibling, { force: true });
+/** Empty `path` and delete its rotated siblings (the reader's module, loaded only for a --flush). */
+async function emptyFile(path: string): Promise<void> {
+  await (await import('./read-logs.ts')).emptyLogFile(path);
 }
 
 // An append-mode file without rotation: sonic-boom through the contained destination.

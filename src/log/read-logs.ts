@@ -2,7 +2,7 @@
 // line by line, several files merged in time order, and the last N lines that pass the filter
 // (log-filter.ts) kept in a bounded ring. No sockets here: run-logs.ts asks the supervisor which
 // files (or which memory) to read.
-import { open, readdir, type FileHandle } from 'node:fs/promises';
+import { open, readdir, truncate, unlink, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
@@ -60,6 +60,18 @@ export async function rotatedSiblings(path: string): Promise<string[]> {
   // Highest number first (both P.N and P.N.gz should never exist: the plain one first).
   found.sort((a, b) => b.n - a.n || Number(a.gz) - Number(b.gz));
   return found.map((f) => join(dirname(path), f.name));
+}
+
+/** `--flush`: empty `path` and delete its rotated siblings; returns the files emptied or deleted (absent ones are skipped). */
+export async function emptyLogFile(path: string): Promise<string[]> {
+  const done: string[] = [];
+  const skipAbsent = (error: NodeJS.ErrnoException) => {
+    if (error.code !== 'ENOENT') throw error;
+    return null;
+  };
+  if ((await truncate(path, 0).catch(skipAbsent)) !== null) done.push(path);
+  for (const sibling of await rotatedSiblings(path)) if ((await unlink(sibling).catch(skipAbsent)) !== null) done.push(sibling);
+  return done;
 }
 
 /** One file's lines and its rotated siblings' in order (oldest first), as batches; missing files are skipped. */
