@@ -18,6 +18,12 @@ export async function main(argv: string[]): Promise<void> {
 async function dispatch(argv: string[]): Promise<number> {
   const quick = quickStatus(argv);
   if (quick) return (await import('./run-control.ts')).runStatus(quick);
+  // A foreground `start` is the primary for as long as it supervises: it parses its common forms
+  // without yargs (quick-start.ts), which would otherwise stay loaded in it.
+  if (argv[0] === 'start') {
+    const args = (await import('./quick-start.ts')).quickStartArgs(argv.slice(1));
+    if (args) return (await import('./run-start.ts')).runStart(args);
+  }
   // yargs costs ~50 ms to load: only the commands that need it pay for it.
   const [{ commands }, { buildCli }] = await Promise.all([import('./commands/index.ts'), import('./parse.ts')]);
   let code: number = EXIT.ok;

@@ -120,6 +120,7 @@ function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-function camel(flag: string): string {
+/** A flag's key in the parsed arguments: yargs' camelCase form (`--kill-timeout` → killTimeout). */
+export function camel(flag: string): string {
   return flag.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
 }
