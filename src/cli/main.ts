@@ -1,5 +1,8 @@
 // The CLI entry: parse, run the command, and map every error to one stderr line and an exit code.
-import { parseArgs } from 'node:util';
+// process.getBuiltinModule, not `import … from 'node:util'`: an ES import of a builtin builds its
+// namespace from every export, which runs util's (and fs') lazy getters: about 3 ms each here,
+// on the `nsup status` path that scripts call in a loop (docs/benchmarks.md).
+const { parseArgs } = process.getBuiltinModule('node:util');
 import { EXIT, NsupError, UsageError } from '../errors.ts';
 
 /** Run `nsup` with these arguments; exits the process with the command's exit code. */

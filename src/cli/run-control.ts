@@ -1,6 +1,7 @@
 // The bodies of the control commands (status, reload, restart, stop, scale, send): find the
 // supervisor(s) that run an app, send the request, print the answer. Imported lazily.
-import { readFileSync } from 'node:fs';
+// (not an ES import of node:fs: see main.ts)
+const { readFileSync } = process.getBuiltinModule('node:fs');
 import { liveSupervisors, request, type LiveSupervisor } from '../control/client.ts';
 import { runtimeDir } from '../control/runtime-dir.ts';
 import type { StatusDocument, SupervisorStatus } from '../control/types.ts';

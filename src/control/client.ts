@@ -1,7 +1,8 @@
 // The CLI side of the control socket: find the running supervisors, send one request, read the
 // reply (and streamed lines). Light on imports: `nsup status` must start fast.
-import { unlinkSync } from 'node:fs';
-import net from 'node:net';
+// (not ES imports of node:fs/net: see cli/main.ts; status loads this file)
+const { unlinkSync } = process.getBuiltinModule('node:fs');
+const net = process.getBuiltinModule('node:net');
 import { ControlError } from '../errors.ts';
 import { FrameDecoder, PROTOCOL_VERSION, encodeFrame } from './protocol.ts';
 import { listSocketFiles, runtimeDir } from './runtime-dir.ts';

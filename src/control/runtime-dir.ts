@@ -1,8 +1,10 @@
 // The one place that computes where nsup keeps its control sockets and daemon logs, and that
 // checks the directory is private before anything is put there.
-import { chmodSync, lstatSync, mkdirSync, readdirSync, type Stats } from 'node:fs';
-import { homedir } from 'node:os';
-import { basename, isAbsolute, join, resolve } from 'node:path';
+import type { Stats } from 'node:fs';
+// (not ES imports of the builtins: see cli/main.ts; status loads this file)
+const { chmodSync, lstatSync, mkdirSync, readdirSync } = process.getBuiltinModule('node:fs');
+const { homedir } = process.getBuiltinModule('node:os');
+const { basename, isAbsolute, join, resolve } = process.getBuiltinModule('node:path');
 import { RuntimeDirError } from '../errors.ts';
 
 /** Longest socket path nsup creates; the OS limit (sun_path) is 108 bytes on Linux, 104 on macOS. */
