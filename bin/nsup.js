@@ -12,6 +12,15 @@ if (major < 22 || (major === 22 && minor < 22)) {
 // 100 MiB of output, garbage collected late). Its start size is plenty for a supervisor. Set
 // first thing: loading nsup's modules can already grow it once, and growth is never given back.
 // Read at every growth, so it works at run time; workers (forked with their own flags) keep V8's default.
-if (process.argv[2] === 'start' || process.argv[2] === 'deploy') (await import('node:v8')).setFlagsFromString('--semi-space-growth-factor=1');
+// Second, loading nsup's ~100 modules makes Node's path normalizer hot enough for TurboFan (at the
+// default 3000 invocations), and one TurboFan compile maps about 5.5 MB of the compiler's own code
+// from the node binary into the primary, for a function that is never hot again. Ten times the
+// threshold keeps start-up out of TurboFan; a path that is hot under load (connection hand-off,
+// log lines) still gets there within a second of load, through Maglev first. docs/benchmarks.md.
+if (process.argv[2] === 'start' || process.argv[2] === 'deploy') {
+  const v8 = await import('node:v8');
+  v8.setFlagsFromString('--semi-space-growth-factor=1');
+  v8.setFlagsFromString('--invocation-count-for-turbofan=30000');
+}
 const { main } = await import('../dist/cli/main.js');
 main(process.argv.slice(2));
