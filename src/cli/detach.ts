@@ -37,7 +37,8 @@ export async function detach(config: ResolvedConfig): Promise<number> {
       process.stderr.write(`nsup: the daemon (pid ${pid}) ${exited !== null ? `exited with code ${exited}` : 'did not open its control socket within 10s'} before starting its apps:\n${tail(daemonLog, 10)}\n`);
       return exited === 78 ? EXIT.config : EXIT.runtime;
     }
-    await new Promise((resolve) => setTimeout(resolve, 20));
+    // 5 ms: the socket appears once the daemon loaded its modules; this wait is `start -d`'s start-up time.
+    await new Promise((resolve) => setTimeout(resolve, 5));
   }
   const timeoutMs = Math.max(...config.apps.map((app) => app.listenTimeoutMs));
   const reply = (await request(socket, 'wait-up', { timeoutMs }, { timeoutMs: timeoutMs + 5000 })) as { up: boolean; status: SupervisorStatus };

@@ -2,7 +2,6 @@
 import { configFromFlags, type StartArgs } from '../config/flags.ts';
 import { DEFAULT_CONFIG, defaultConfigFile, isConfigFileName } from '../config/load.ts';
 import { DAEMON_ENV, detach } from './detach.ts';
-import { startSupervisor } from '../supervisor/start.ts';
 
 /** Load the config named by the flags and run the supervisor until it stops; resolves with the exit code. */
 export async function runStart(args: StartArgs & { daemon?: boolean }): Promise<number> {
@@ -13,6 +12,9 @@ export async function runStart(args: StartArgs & { daemon?: boolean }): Promise<
     for (const w of config.warnings ?? []) process.stderr.write(`nsup: warning: ${w.message}\n`);
     return detach(config);
   }
+  // Imported here, not at the top: `start -d` validates and detaches without loading the
+  // supervisor (the daemon loads it), so the command returns sooner.
+  const { startSupervisor } = await import('../supervisor/start.ts');
   // A reload re-reads the same file with the same flags on top, and validates it again.
   const running = await startSupervisor(config, { loadConfig: () => configFromFlags(args), daemon: Boolean(args.daemon) });
   return running.done;
