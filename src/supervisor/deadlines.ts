@@ -1,7 +1,7 @@
 // The core's timers, derived from the table instead of stored in it: the next moment at which a
 // reconcile pass has something to do (a backoff ends, a kill or listen deadline passes, a heartbeat
 // is overdue). The Supervisor arms one timer for it; no timer can outlive the record it was for.
-import { isUp, slotWorkers, type CoreModel } from './model.ts';
+import { coveredSlots, isUp, type CoreModel } from './model.ts';
 import { heartbeatDeadline } from './reconcile-replace.ts';
 import { onlineUpAt, slowAt } from './readiness.ts';
 
@@ -14,8 +14,9 @@ export function nextDeadline(model: CoreModel, now: number): number {
   };
   if (!model.started || model.finished) return next;
   for (const app of model.apps.values()) {
+    const covered = coveredSlots(app);
     app.slots.forEach((slot, index) => {
-      if (!slot.halted && slot.doneWith === null && slotWorkers(app, index).length === 0) consider(slot.retryAt);
+      if (!slot.halted && slot.doneWith === null && !covered.has(index)) consider(slot.retryAt);
     });
     for (const worker of app.workers) {
       if (worker.stopReason !== null) {

@@ -235,6 +235,23 @@ export function slotUp(app: AppModel, slot: number): boolean {
   return app.workers.some((w) => w.slot === slot && w.generation === app.generation && isUp(w));
 }
 
+// The two below answer slotWorkers/slotUp for every slot in one pass over the workers: asking per
+// slot made each reconcile pass O(slots × workers), so a reload of N workers cost O(N³) (issue 14).
+
+/** The slots that slotWorkers() would find a worker for. */
+export function coveredSlots(app: { readonly workers: readonly Pick<WorkerModel, 'slot' | 'generation' | 'stopReason'>[]; readonly generation: number }): Set<number> {
+  const slots = new Set<number>();
+  for (const w of app.workers) if (w.generation === app.generation && w.stopReason === null) slots.add(w.slot);
+  return slots;
+}
+
+/** The slots for which slotUp() is true. */
+export function upSlots(app: AppModel): Set<number> {
+  const slots = new Set<number>();
+  for (const w of app.workers) if (w.generation === app.generation && isUp(w)) slots.add(w.slot);
+  return slots;
+}
+
 /** "worker 1 of web (pid 4242)" */
 export function label(worker: Pick<WorkerModel, 'slot' | 'app' | 'pid'>): string {
   return `worker ${worker.slot} of ${worker.app}${worker.pid ? ` (pid ${worker.pid})` : ''}`;

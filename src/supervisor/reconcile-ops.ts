@@ -2,7 +2,7 @@
 // with the reason), and the stop and restart operations run to their end: every worker drained,
 // then the app gone (stop) or started afresh in a new generation (restart, not zero-downtime).
 import { formatDelay } from './backoff.ts';
-import { freshSlots, slotUp, type AppModel, type AppOp, type AppOpResult, type Command, type CoreModel } from './model.ts';
+import { freshSlots, upSlots, type AppModel, type AppOp, type AppOpResult, type Command, type CoreModel } from './model.ts';
 import { stopWorkers, type Pass } from './pass.ts';
 import { endReload, startReload } from './reconcile-reload.ts';
 
@@ -97,7 +97,8 @@ export function runStoppingOp(model: CoreModel, app: AppModel, pass: Pass): void
 export function finishRestart(app: AppModel, pass: Pass): void {
   const op = app.op;
   if (op?.kind !== 'restart' || op.phase !== 'starting') return;
-  if (app.slots.every((_, slot) => slotUp(app, slot))) {
+  const up = upSlots(app);
+  if (app.slots.every((_, slot) => up.has(slot))) {
     app.op = null;
     op.finish({ ok: true, app: app.name, message: `${app.name} restarted` });
   } else if (op.upBy !== null && pass.now >= op.upBy) {

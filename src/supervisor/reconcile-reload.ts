@@ -43,11 +43,12 @@ export function advanceReload(app: AppModel, pass: Pass): void {
     }
   }
   const slots = new Set([...incoming.map((w) => w.slot), ...run.failed.keys()]);
+  const upIncoming = new Set(incoming.filter(isUp).map((w) => w.slot));
   const step = nextReloadStep({
     desired: run.config.instances,
     batch: run.config.reloadBatch,
     phase: run.phase,
-    incoming: [...slots].sort((a, b) => a - b).map((slot) => ({ slot, up: incoming.some((w) => w.slot === slot && isUp(w)), failed: run.failed.get(slot) ?? null })),
+    incoming: [...slots].sort((a, b) => a - b).map((slot) => ({ slot, up: upIncoming.has(slot), failed: run.failed.get(slot) ?? null })),
     oldAlive: app.workers.filter((w) => w.generation !== run.generation).length,
   });
   switch (step.kind) {

@@ -5,7 +5,7 @@
 // as effects for the Supervisor to carry out (gunicorn's manage_workers(), a Kubernetes Reconcile).
 import { deriveAppState } from './app-state.ts';
 import { decideExit, formatDelay } from './backoff.ts';
-import { label, reportLines, slotUp, slotWorkers, type AppModel, type CoreModel, type WorkerModel } from './model.ts';
+import { coveredSlots, label, reportLines, slotWorkers, upSlots, type AppModel, type CoreModel, type WorkerModel } from './model.ts';
 import { isReadyNow, notUpReason, slowAt } from './readiness.ts';
 import { budget, forkWorker, stopWorkers, type Effect, type Pass } from './pass.ts';
 import { takeCommands, runStoppingOp, finishRestart, isStoppingOp } from './reconcile-ops.ts';
@@ -181,8 +181,10 @@ function retireStrays(app: AppModel, pass: Pass): void {
 
 /** Every slot of the serving generation gets a worker, unless it waits for its backoff, is halted or is done. */
 function fillSlots(app: AppModel, pass: Pass): void {
+  // Forking for one slot changes no other slot's answer: the set taken before the loop holds.
+  const covered = coveredSlots(app);
   app.slots.forEach((slot, index) => {
-    if (slotWorkers(app, index).length > 0) {
+    if (covered.has(index)) {
       slot.retryAt = null;
       return;
     }
@@ -226,7 +228,8 @@ function killAll(app: AppModel, pass: Pass): void {
 /** Derive every app's state; log and report the ones that changed. */
 function refreshStates(model: CoreModel, pass: Pass): void {
   for (const app of model.apps.values()) {
-    const slots = app.slots.map((stats, slot) => ({ ...stats, up: slotUp(app, slot), done: stats.doneWith !== null }));
+    const up = upSlots(app);
+    const slots = app.slots.map((stats, slot) => ({ ...stats, up: up.has(slot), done: stats.doneWith !== null }));
     const state = deriveAppState(slots, { stopping: model.stopping !== null || isStoppingOp(app.op), reloading: app.reload !== null });
     if (state === app.state) continue;
     const failure = state === 'crash-loop' || state === 'errored' ? app.lastFailure : undefined;

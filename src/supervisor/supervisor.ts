@@ -14,7 +14,7 @@ import type { StopReason } from './backoff.ts';
 import { systemClock, type Clock } from './clock.ts';
 import { nextDeadline } from './deadlines.ts';
 import { EventQueue, type SupervisorEvent } from './events.ts';
-import { createModel, isUp, label, slotUp, type AppModel, type AppOpResult, type CoreModel, type ReloadResult, type SlotModel, type WorkerModel } from './model.ts';
+import { createModel, isUp, label, slotUp, upSlots, type AppModel, type AppOpResult, type CoreModel, type ReloadResult, type SlotModel, type WorkerModel } from './model.ts';
 import { findWorker, observe, type ObservedEvent } from './observe.ts';
 import { sameAddress } from './readiness.ts';
 import { reconcile, type Effect, type Pass } from './reconcile.ts';
@@ -141,7 +141,9 @@ export class Supervisor {
       return names.every((name) => {
         const app = this.model.apps.get(name);
         // A slot that is done (restart.stopExitCodes) has finished: nothing more to wait for.
-        return app !== undefined && app.op === null && app.slots.every((slot, index) => slot.doneWith !== null || slotUp(app, index));
+        if (app === undefined || app.op !== null) return false;
+        const up = upSlots(app);
+        return app.slots.every((slot, index) => slot.doneWith !== null || up.has(index));
       });
     }, timeoutMs);
   }
