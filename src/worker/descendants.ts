@@ -225,7 +225,9 @@ export class TreeReaper {
     const found: Found = new Map();
     for (const [pid, start] of known) if (this.alive(pid, start)) found.set(pid, start);
     for (const pid of this.source.pids()) {
-      if (pid === this.self || found.has(pid)) continue;
+      // A live worker carries its own token, never another's: skipping them keeps a reload or stop
+      // of N workers at N scans of the other processes, not N scans of N workers too (issue 14).
+      if (pid === this.self || found.has(pid) || this.seen.has(pid)) continue;
       const environ = this.source.environ(pid);
       if (environ === null || !environHas(environ, TOKEN_VAR, token)) continue;
       const stat = this.source.stat(pid);
