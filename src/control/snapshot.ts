@@ -1,7 +1,7 @@
 // The status snapshot of one supervisor (the `nsup status --json` contract).
 import type { AppView, Supervisor } from '../supervisor/supervisor.ts';
 import type { UsageSampler } from '../metrics/usage.ts';
-import { displayState, slotWorkers } from '../supervisor/model.ts';
+import { coveredSlots, displayState } from '../supervisor/model.ts';
 import { notUpReason } from '../supervisor/readiness.ts';
 import type { AppStatus, GenerationStatus, PrimaryHookStatus, SupervisorStatus, WorkerStatus } from './types.ts';
 
@@ -44,8 +44,9 @@ export function snapshot(supervisor: Supervisor, usage: UsageSampler, meta: Snap
       };
     });
     // A slot in backoff has no process: it shows as `waiting` until its restart; a done one as `done`.
+    const covered = coveredSlots(app);
     app.slots.forEach((slot, id) => {
-      if (slot.halted || slotWorkers(app, id).length > 0) return;
+      if (slot.halted || covered.has(id)) return;
       const state = slot.doneWith !== null ? 'done' : slot.retryAt !== null ? 'waiting' : null;
       if (state === null) return;
       workers.push({ id, pid: null, state, generation: app.generation, restarts: slot.restarts, uptimeMs: 0, rssBytes: null, cpuPercent: null, up: false, addresses: [], notUpReason: null, connections: null, cwd: null, scriptPath: null, exitCode: slot.doneWith });

@@ -148,7 +148,7 @@ function nsupRegistry(supervisor: Supervisor, usage: UsageSampler): Registry {
 
   gauge('nsup_workers_desired', 'Workers each app should have.', ['app'], (g) => apps().forEach((a) => g.set({ app: a.config.name }, a.config.instances)));
   gauge('nsup_workers_up', "Slots with a worker up (by the app's readyWhen: listening on every address, ready() called, or running).", ['app'], (g) =>
-    apps().forEach((a) => g.set({ app: a.config.name }, a.slots.filter((_, slot) => supervisor.slotUp(a, slot)).length)),
+    apps().forEach((a) => g.set({ app: a.config.name }, supervisor.upSlots(a).size)),
   );
   gauge('nsup_app_state', 'App state: 1 for the current one.', ['app', 'state'], (g) =>
     apps().forEach((a) => ['starting', 'running', 'reloading', 'crash-loop', 'errored', 'stopping', 'stopped'].forEach((state) => g.set({ app: a.config.name, state }, a.state === state ? 1 : 0))),

@@ -230,22 +230,17 @@ export function slotWorkers<W extends Pick<WorkerModel, 'slot' | 'generation' | 
   return app.workers.filter((w) => w.slot === slot && w.generation === app.generation && w.stopReason === null);
 }
 
-/** Whether `slot` has a worker up in the serving generation. */
-export function slotUp(app: AppModel, slot: number): boolean {
-  return app.workers.some((w) => w.slot === slot && w.generation === app.generation && isUp(w));
-}
+// Per slot questions are answered for every slot in one pass over the workers: asking slot by slot
+// made each reconcile pass O(slots × workers), so a reload of N workers cost O(N³) (issue 14).
 
-// The two below answer slotWorkers/slotUp for every slot in one pass over the workers: asking per
-// slot made each reconcile pass O(slots × workers), so a reload of N workers cost O(N³) (issue 14).
-
-/** The slots that slotWorkers() would find a worker for. */
+/** The slots of the serving generation with a worker not told to stop (those slotWorkers() finds one for). */
 export function coveredSlots(app: { readonly workers: readonly Pick<WorkerModel, 'slot' | 'generation' | 'stopReason'>[]; readonly generation: number }): Set<number> {
   const slots = new Set<number>();
   for (const w of app.workers) if (w.generation === app.generation && w.stopReason === null) slots.add(w.slot);
   return slots;
 }
 
-/** The slots for which slotUp() is true. */
+/** The slots with a worker up in the serving generation. */
 export function upSlots(app: AppModel): Set<number> {
   const slots = new Set<number>();
   for (const w of app.workers) if (w.generation === app.generation && isUp(w)) slots.add(w.slot);

@@ -14,7 +14,7 @@ import type { StopReason } from './backoff.ts';
 import { systemClock, type Clock } from './clock.ts';
 import { nextDeadline } from './deadlines.ts';
 import { EventQueue, type SupervisorEvent } from './events.ts';
-import { createModel, isUp, label, slotUp, upSlots, type AppModel, type AppOpResult, type CoreModel, type ReloadResult, type SlotModel, type WorkerModel } from './model.ts';
+import { createModel, isUp, label, upSlots, type AppModel, type AppOpResult, type CoreModel, type ReloadResult, type SlotModel, type WorkerModel } from './model.ts';
 import { findWorker, observe, type ObservedEvent } from './observe.ts';
 import { sameAddress } from './readiness.ts';
 import { reconcile, type Effect, type Pass } from './reconcile.ts';
@@ -98,9 +98,9 @@ export class Supervisor {
     return this.relay.relayed;
   }
 
-  /** Whether this slot of the app has a worker up in the serving generation. */
-  slotUp(app: AppView, slot: number): boolean {
-    return slotUp(app as AppModel, slot);
+  /** The slots of the app that have a worker up in the serving generation. */
+  upSlots(app: AppView): Set<number> {
+    return upSlots(app as AppModel);
   }
 
   /** Fork every app's workers. */

@@ -244,7 +244,7 @@ export async function checkQuiescence(run: Run): Promise<string[]> {
   for (const app of sim.model.apps.values()) {
     if (app.reload || app.op) problems.push(`${app.name}: ${app.reload ? 'reload' : app.op?.kind} still running`);
     app.slots.forEach((slot, index) => {
-      if (!slot.halted && slot.doneWith === null && !sim.supervisor.slotUp(app, index)) problems.push(`${app.name} slot ${index} is not up (retryAt ${slot.retryAt})`);
+      if (!slot.halted && slot.doneWith === null && !sim.supervisor.upSlots(app).has(index)) problems.push(`${app.name} slot ${index} is not up (retryAt ${slot.retryAt})`);
     });
     if (app.workers.some((w) => w.generation !== app.generation)) problems.push(`${app.name}: workers of an old generation are left`);
     const live = app.slots.filter((s) => s.doneWith === null);

@@ -10,7 +10,7 @@ const DAY = 24 * 3600 * 1000;
 /** Workers of `app` that are up in the serving generation, by slot. */
 function upSlots(sim: Sim, app = 'web'): number[] {
   const model = sim.model.apps.get(app)!;
-  return model.slots.map((_, slot) => slot).filter((slot) => sim.supervisor.slotUp(model, slot));
+  return model.slots.map((_, slot) => slot).filter((slot) => sim.supervisor.upSlots(model).has(slot));
 }
 
 function reload(sim: Sim, code: 'good' | 'crash' | 'slow' | 'never', app = 'web'): { result: ReloadResult | null } {
