@@ -7,7 +7,8 @@
 //   BENCH_ROUNDS=3                 rounds (runs per target and scenario), at least 3 for the record
 //   BENCH_ONLY=throughput,reload   only these scenarios (results then go to <date>.<names>.md/json)
 //   BENCH_ONLY=soak                the long-run check (500 rolling reloads; `npm run bench:soak`)
-// Scenarios: throughput reload broken recovery rss status startup ipc sticky logs (default: all), soak.
+//   BENCH_ONLY=scale               2, 8 and 32 workers, raw cluster vs nsup (`npm run bench:scale`)
+// Scenarios: throughput reload broken recovery rss status startup ipc sticky logs (default: all), soak, scale.
 import { readFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
@@ -19,6 +20,8 @@ import { recovery } from './recovery.js';
 import { reload } from './reload.js';
 import { buildRows, renderTable, targetSummary } from './report.js';
 import { rss } from './rss.js';
+import { scale } from './scale.js';
+import { scaleTables } from './scale-report.js';
 import { soak } from './soak.js';
 import { status } from './status.js';
 import { startup } from './startup.js';
@@ -26,12 +29,14 @@ import { sticky } from './sticky.js';
 import { throughput } from './throughput.js';
 
 const DEFAULT = ['throughput', 'reload', 'broken', 'recovery', 'rss', 'status', 'startup', 'ipc', 'sticky', 'logs'];
+// Opt-in: each takes minutes on its own.
+const EXTRA = ['soak', 'scale'];
 const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
 const only = process.env.BENCH_ONLY ? process.env.BENCH_ONLY.split(',').map((s) => s.trim()).filter(Boolean) : null;
 const selected = only ?? DEFAULT;
-const unknown = selected.filter((name) => !DEFAULT.includes(name) && name !== 'soak');
+const unknown = selected.filter((name) => !DEFAULT.includes(name) && !EXTRA.includes(name));
 if (unknown.length) {
-  console.error(`bench: unknown scenario(s) ${unknown.join(', ')}; known: ${[...DEFAULT, 'soak'].join(', ')}`);
+  console.error(`bench: unknown scenario(s) ${unknown.join(', ')}; known: ${[...DEFAULT, ...EXTRA].join(', ')}`);
   process.exit(2);
 }
 if (!Number.isInteger(rounds) || rounds < 1) {
@@ -72,6 +77,7 @@ const RUN = {
     return { ...result, params: { rounds, seconds } };
   },
   soak: () => soak({ log }),
+  scale: () => scale({ rounds, log }),
 };
 
 const scenarios = {};
@@ -97,9 +103,10 @@ try {
 }
 
 const wallSeconds = Math.round((Date.now() - started.getTime()) / 1000);
+const workersText = selected.every((s) => s === 'scale') ? '2, 8 and 32 workers' : selected.includes('scale') ? '2 workers (scale: 2, 8, 32)' : '2 workers';
 const header =
   `${meta.date.slice(0, 10)} · ${meta.machine} · Node ${meta.node} · PM2 ${meta.pm2} · ${roundsText.replace(', ', ' · ')}` +
-  `2 workers · loopback · wall time ${Math.floor(wallSeconds / 60)} min ${wallSeconds % 60} s`;
+  `${workersText} · loopback · wall time ${Math.floor(wallSeconds / 60)} min ${wallSeconds % 60} s`;
 const md = [`# nsup bench results`, '', header, ''];
 
 const rows = buildRows(scenarios);
@@ -152,6 +159,22 @@ if (scenarios.soak) {
     '',
   );
   console.log(`\nSoak:\n${lines.join('\n')}`);
+}
+
+if (scenarios.scale) {
+  const { rounds: r, calls, idleMs, settleMs, cpuSource } = scenarios.scale.params;
+  const lines = scaleTables(scenarios.scale);
+  md.push(
+    '## Scale: 2, 8 and 32 workers',
+    '',
+    `Raw cluster, nsup, and nsup with its metrics endpoint on, started afresh for each size and round (${r} interleaved round${r === 1 ? '' : 's'}). ` +
+      `Cells: median (min–max) over the rounds. Idle: ${idleMs / 1000} s, ${settleMs / 1000} s after every worker listened. ` +
+      `\`status\` and /metrics: ${calls} calls each; the primary's CPU per call is net of its idle rate. CPU time from /proc/<pid>/task/*/${cpuSource === 'schedstat' ? 'schedstat' : 'stat'}.`,
+    '',
+    ...lines,
+    '',
+  );
+  console.log(`\nScale:\n${lines.join('\n')}`);
 }
 
 const suffix = only ? `.${selected.join('-')}` : '';
