@@ -1,7 +1,6 @@
 // Checks at the sender that a message's data can cross the IPC channel: encodable with the
 // app's serialization and within the size limit. Without it the error would surface in the
 // primary, or never (JSON silently turns a Map into {} and drops functions).
-import v8 from 'node:v8';
 import { IPC_ERROR, ipcError, type Serialization } from './protocol.ts';
 
 /** Largest `data` of one message: 1 MiB of JSON text ('json') or of V8 serialization ('advanced'). */
@@ -129,7 +128,9 @@ function v8Size(data: unknown, what: string): number {
       return unsendable(what, describe('the data', data));
   }
   try {
-    return v8.serialize(data).byteLength;
+    // node:v8 only here, when it is needed: every worker loads this module, and node:v8 is ten
+    // builtin modules and about 0.6 MB.
+    return process.getBuiltinModule('node:v8').serialize(data).byteLength;
   } catch (error) {
     // V8's DataCloneError names the value: "f() {} could not be cloned."
     const message = error instanceof Error ? oneLine(error.message) : String(error);

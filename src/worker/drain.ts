@@ -6,14 +6,17 @@
 //   3. onShutdown hooks, then the app's own listeners for killSignal, with the rest of killTimeout
 //   4. exit once they are done; or, when a listener cleans up on callbacks nsup cannot see,
 //      disconnect and let the process end by itself (the primary SIGKILLs it at killTimeout)
-import cluster from 'node:cluster';
+import type { Cluster } from 'node:cluster';
 import { NSUP_IPC, type DrainReason, type ShutdownDoneMessage } from '../ipc/protocol.ts';
 import { appListenerCount, runAppListeners, type StopSignal } from './app-signals.ts';
-import { closeIdle, inFlight, lastActivity, sockets, stopAccepting } from './connections.ts';
+import { closeIdle, inFlight, lastActivity, openConnectionCount, startDrain } from './connections.ts';
 import { runDrainHooks, runShutdownHooks } from './hooks.ts';
 import { endEventStreams } from './sse.ts';
 import { sleep, within } from './time.ts';
 import { closeWebSockets, destroyWebSockets, upgraded } from './websockets.ts';
+
+// node:cluster's exports are the cluster object itself (its ES default export).
+const cluster = process.getBuiltinModule('node:cluster') as unknown as Cluster;
 
 /** What a drain is told: its time (the primary SIGKILLs at its end), why, and which listeners to run. */
 export interface DrainRequest {
@@ -67,7 +70,7 @@ export async function runDrain({ timeoutMs, reason, killSignal }: DrainRequest):
   phase = 'draining';
 
   // 1. Nothing new comes in; the app closes its own long-lived resources its own way.
-  stopAccepting();
+  startDrain();
   await runDrainHooks(reason, Math.min(start + DRAIN_HOOKS_MS, connectionsEnd));
 
   // 2. What the app left open closes gracefully while in-flight requests finish.
@@ -156,7 +159,7 @@ async function settleConnections(until: number): Promise<void> {
     // A keep-alive client may open a stream during the idle grace: it ends too.
     endEventStreams();
     const now = Date.now();
-    const requestsDone = inFlight.size === 0 && (sockets.size <= upgraded.size || now - lastActivity() >= IDLE_GRACE_MS);
+    const requestsDone = inFlight.size === 0 && (now - lastActivity() >= IDLE_GRACE_MS || openConnectionCount() === 0);
     const websocketsDone = upgraded.size === 0 || now >= wsGraceEnd;
     if (requestsDone && websocketsDone) break;
     await sleep(Math.min(POLL_MS, Math.max(1, until - now)));

@@ -1,8 +1,9 @@
 // This worker's open connections by kind, sent to the primary for status when they changed. The
-// counts come from the tables the drain keeps anyway: nothing is allocated per request for them.
+// counts are read once a second from what Node keeps anyway (each HTTP server's list of
+// connections, the response each one serves): nothing runs per request or connection for them.
 import { NSUP_IPC, type ConnectionsMessage } from '../ipc/protocol.ts';
-import { httpSocketCount, inFlight } from './connections.ts';
-import { eventStreamCount } from './sse.ts';
+import { httpConnectionCount, liveResponses } from './connections.ts';
+import { isEventStream } from './sse.ts';
 import { upgraded } from './websockets.ts';
 
 // At most one report a second: status is read by people, and IPC is shared with the app.
@@ -10,13 +11,17 @@ const REPORT_MS = 1000;
 
 /** The counts right now. */
 export function connectionCounts(): Omit<ConnectionsMessage, 'nsup' | 'type'> {
-  const stream = eventStreamCount();
-  const websocket = upgraded.size;
+  let responses = 0;
+  let stream = 0;
+  for (const response of liveResponses()) {
+    responses++;
+    if (isEventStream(response)) stream++;
+  }
   return {
-    inFlight: inFlight.size - stream,
+    inFlight: responses - stream,
     // Open HTTP connections without a request in progress (an upgraded one is no longer HTTP).
-    keepAlive: Math.max(0, httpSocketCount() - websocket - inFlight.size),
-    websocket,
+    keepAlive: Math.max(0, httpConnectionCount() - responses),
+    websocket: upgraded.size,
     stream,
   };
 }

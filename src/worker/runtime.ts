@@ -1,21 +1,27 @@
 // Runs inside every worker before the user's script (preloaded with --import): it installs the
 // stop contract (drain.ts) on the primary's shutdown message and on SIGTERM/SIGINT, tracks the
-// servers, connections and requests the drain needs (connections.ts), reports connection counts
-// and heartbeats, and routes the primary's messaging messages to this worker's channel
-// (ipc/channel.ts).
-import cluster from 'node:cluster';
-import diagnostics from 'node:diagnostics_channel';
-import type http from 'node:http';
+// servers the drain needs (connections.ts), reports connection counts and heartbeats, and routes
+// the primary's messaging messages to this worker's channel (ipc/channel.ts).
+//
+// What every worker loads is kept to what every app needs. Builtins come from
+// process.getBuiltinModule, not from an ES import: importing a builtin as an ES module reads every
+// one of its exports, lazy ones included (node:http's WebSocket loads undici, about 13 MB; node:fs's
+// promises, node:net's BlockList), which an app that require()s the same module never pays for.
+import type { Cluster } from 'node:cluster';
 import type net from 'node:net';
 import { Channel } from '../ipc/channel.ts';
 import { NSUP_IPC, isInternal, type DrainReason } from '../ipc/protocol.ts';
 import './unix-sockets.ts';
 import { appListenerCount, interceptSignals, takeDefaultAction, type StopSignal } from './app-signals.ts';
-import { trackResponse, trackServer } from './connections.ts';
+import { trackServer } from './connections.ts';
 import { drainPhase, runDrain } from './drain.ts';
 import { reportConnections } from './report.ts';
 
 export { addDrainHook, addShutdownHook, type DrainHook, type ShutdownHook } from './hooks.ts';
+
+// node:cluster's exports are the cluster object itself (its ES default export).
+const cluster = process.getBuiltinModule('node:cluster') as unknown as Cluster;
+const diagnostics = process.getBuiltinModule('node:diagnostics_channel');
 
 const INSTALLED_KEY = Symbol.for('nsup.worker.runtimeInstalled');
 const globals = globalThis as { [INSTALLED_KEY]?: boolean };
@@ -47,9 +53,8 @@ function install(): void {
       if (server) trackServer(server);
     },
   });
-  // Every request is tracked from its start: a drain must know exactly which responses are in
-  // flight (adopting them from the sockets at drain time lost requests under keep-alive load).
-  diagnostics.subscribe('http.server.request.start', (message) => trackResponse((message as { response: http.ServerResponse }).response));
+  // Requests are not tracked until a drain starts (connections.ts): a per-request subscription
+  // cost about 6% of keep-alive throughput for the sake of the one drain at the end.
   const killTimeout = Number(process.env.NSUP_KILL_TIMEOUT) || 5000;
   // Ctrl-C signals the whole process group and systemd's default KillMode signals every
   // process: a worker drains on these (a stop) and leaves the orchestration to the primary. The

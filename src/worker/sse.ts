@@ -18,7 +18,7 @@ export function isEventStream(response: http.ServerResponse): boolean {
   return typeof head === 'string' && EVENT_STREAM_HEADER.test(head);
 }
 
-/** End every open SSE stream (the client sees a clean end of the response). */
+/** During a drain: end every open SSE stream (the client sees a clean end of the response). */
 export function endEventStreams(): void {
   for (const response of inFlight) {
     if (response.writableEnded || !isEventStream(response)) continue;
@@ -27,13 +27,6 @@ export function endEventStreams(): void {
     response.on('error', ignore);
     response.end();
   }
-}
-
-/** How many SSE streams are open. */
-export function eventStreamCount(): number {
-  let count = 0;
-  for (const response of inFlight) if (isEventStream(response)) count++;
-  return count;
 }
 
 function ignore(): void {}

@@ -8,10 +8,15 @@
 // succeeds, under rm's force) as it would, without a removal syscall that could race the
 // primary's bind. Linux only (like the primary's stale-socket removal): elsewhere nothing is patched.
 // Imported for its effect by runtime.ts, before the user's script runs.
-import cluster from 'node:cluster';
-import fs from 'node:fs';
-import { syncBuiltinESMExports } from 'node:module';
-import { fileURLToPath } from 'node:url';
+import type { Cluster } from 'node:cluster';
+import type * as FS from 'node:fs';
+
+// Builtins from process.getBuiltinModule (runtime.ts says why): the object patched below is the
+// same one `import fs from 'node:fs'` and require('fs') give the app.
+const cluster = process.getBuiltinModule('node:cluster') as unknown as Cluster;
+const fs = process.getBuiltinModule('node:fs') as { -readonly [K in keyof typeof FS]: (typeof FS)[K] };
+const { syncBuiltinESMExports } = process.getBuiltinModule('node:module');
+const { fileURLToPath } = process.getBuiltinModule('node:url');
 
 // Once per process, even when two copies of nsup are loaded (the CLI's preload and the app's own).
 const INSTALLED_KEY = Symbol.for('nsup.worker.unixSocketsGuard');
@@ -58,46 +63,46 @@ function missing(syscall: 'unlink' | 'lstat', path: string): NodeJS.ErrnoExcepti
 }
 
 function isForce(options: unknown): boolean {
-  return typeof options === 'object' && options !== null && (options as fs.RmOptions).force === true;
+  return typeof options === 'object' && options !== null && (options as FS.RmOptions).force === true;
 }
 
 function install(): void {
   const promises = fs.promises;
   const original = { unlink: fs.unlink, unlinkSync: fs.unlinkSync, rm: fs.rm, rmSync: fs.rmSync, unlinkAsync: promises.unlink, rmAsync: promises.rm };
-  const settle = (found: Found, callback: fs.NoParamCallback) => void process.nextTick(callback, found instanceof Error ? found : null);
+  const settle = (found: Found, callback: FS.NoParamCallback) => void process.nextTick(callback, found instanceof Error ? found : null);
   // The same names and arity as the originals: some libraries check fn.length or print the name.
-  fs.unlinkSync = function unlinkSync(path: fs.PathLike): void {
+  fs.unlinkSync = function unlinkSync(path: FS.PathLike): void {
     const found = check(path, 'unlink', false);
     if (found instanceof Error) throw found;
     if (found !== null) return;
-    return original.unlinkSync.apply(fs, arguments as unknown as [fs.PathLike]);
+    return original.unlinkSync.apply(fs, arguments as unknown as [FS.PathLike]);
   };
-  fs.rmSync = function rmSync(path: fs.PathLike, options?: fs.RmOptions): void {
+  fs.rmSync = function rmSync(path: FS.PathLike, options?: FS.RmOptions): void {
     const found = check(path, 'lstat', isForce(options));
     if (found instanceof Error) throw found;
     if (found !== null) return;
-    return original.rmSync.apply(fs, arguments as unknown as [fs.PathLike, fs.RmOptions?]);
+    return original.rmSync.apply(fs, arguments as unknown as [FS.PathLike, FS.RmOptions?]);
   };
-  fs.unlink = function unlink(path: fs.PathLike, callback: fs.NoParamCallback): void {
+  fs.unlink = function unlink(path: FS.PathLike, callback: FS.NoParamCallback): void {
     const found = typeof callback === 'function' ? check(path, 'unlink', false) : null;
     if (found !== null) return settle(found, callback);
-    return original.unlink.apply(fs, arguments as unknown as [fs.PathLike, fs.NoParamCallback]);
+    return original.unlink.apply(fs, arguments as unknown as [FS.PathLike, FS.NoParamCallback]);
   } as typeof fs.unlink;
-  fs.rm = function rm(path: fs.PathLike, options: fs.RmOptions | fs.NoParamCallback, callback?: fs.NoParamCallback): void {
+  fs.rm = function rm(path: FS.PathLike, options: FS.RmOptions | FS.NoParamCallback, callback?: FS.NoParamCallback): void {
     const done = typeof options === 'function' ? options : callback;
     const found = typeof done === 'function' ? check(path, 'lstat', isForce(options)) : null;
     if (found !== null) return settle(found, done!);
     return (original.rm as (...args: unknown[]) => void).apply(fs, [...arguments]);
   } as typeof fs.rm;
-  promises.unlink = function unlink(path: fs.PathLike): Promise<void> {
+  promises.unlink = function unlink(path: FS.PathLike): Promise<void> {
     const found = check(path, 'unlink', false);
     if (found !== null) return found instanceof Error ? Promise.reject(found) : Promise.resolve();
-    return original.unlinkAsync.apply(promises, arguments as unknown as [fs.PathLike]);
+    return original.unlinkAsync.apply(promises, arguments as unknown as [FS.PathLike]);
   };
-  promises.rm = function rm(path: fs.PathLike, options?: fs.RmOptions): Promise<void> {
+  promises.rm = function rm(path: FS.PathLike, options?: FS.RmOptions): Promise<void> {
     const found = check(path, 'lstat', isForce(options));
     if (found !== null) return found instanceof Error ? Promise.reject(found) : Promise.resolve();
-    return original.rmAsync.apply(promises, arguments as unknown as [fs.PathLike, fs.RmOptions?]);
+    return original.rmAsync.apply(promises, arguments as unknown as [FS.PathLike, FS.RmOptions?]);
   };
   // ESM named imports (`import { unlinkSync } from 'node:fs'`) are bound to the exports as they
   // were when first imported: this makes them see the patched functions.
