@@ -326,3 +326,15 @@ export async function stopTarget(running, dir, base) {
   for (const pid of existsSync(dir) ? markerPids(dir) : []) if (alive(pid)) process.kill(pid, 'SIGKILL');
   rmSync(base, { recursive: true, force: true });
 }
+
+/** utime + stime of a process from /proc/<pid>/stat, in clock ticks (10 ms on Linux); null once it is gone. */
+export function cpuTicks(pid) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The command name (field 2) may hold spaces: the fields after it start past its ')'.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return Number(fields[11]) + Number(fields[12]);
+  } catch {
+    return null;
+  }
+}
