@@ -211,19 +211,40 @@ export const TARGETS = {
     },
   },
   nsup: { start: (opts) => startNsup(opts, {}) },
+  /** `nsup start -d`: `command` resolves once the command returned (every worker up); `pid` is the command's, not the daemon's. */
+  'nsup -d': { start: (opts) => startNsupDaemon(opts) },
   /** nsup with `sticky: true` (the sticky scenario compares it with plain round-robin). */
   'nsup sticky': { start: (opts) => startNsup(opts, { sticky: true }) },
 };
 
 /** `nsup start -c <config>` in the foreground: that process is the primary. */
 function startNsup({ port, dir, script, workers, base }, extra) {
+  const config = nsupConfig({ port, dir, script, workers, base }, extra);
+  const child = execa(...serverCmd(process.execPath, [NSUP, 'start', '-c', config]), { env: { NSUP_HOME: join(base, 'nsup-home') }, reject: false, stdio: 'ignore' });
+  return { child, pid: child.pid, stop: () => stopChild(child) };
+}
+
+function startNsupDaemon(opts) {
+  const env = { NSUP_HOME: join(opts.base, 'nsup-home') };
+  const child = execa(...serverCmd(process.execPath, [NSUP, 'start', '-c', nsupConfig(opts, {}), '-d']), { env, reject: false, stdio: 'ignore', timeout: 60_000 });
+  return {
+    child,
+    command: child,
+    pid: child.pid,
+    stop: async () => {
+      await child;
+      await execa(process.execPath, [NSUP, 'stop', 'all'], { env, reject: false, stdio: 'ignore', timeout: 30_000 });
+    },
+  };
+}
+
+function nsupConfig({ port, dir, script, workers, base }, extra) {
   const config = join(base, 'nsup.config.mjs');
   // The default restart policy: the recovery scenario kills workers that have served 1.2 s,
   // which nsup replaces at once (a crash within the first second up would back off).
   const app = { name: 'bench', script, instances: workers, env: { PORT: String(port), BENCH_DIR: dir }, ...extra };
   writeFileSync(config, `export default { apps: [${JSON.stringify(app)}] };\n`);
-  const child = execa(...serverCmd(process.execPath, [NSUP, 'start', '-c', config]), { env: { NSUP_HOME: join(base, 'nsup-home') }, reject: false, stdio: 'ignore' });
-  return { child, pid: child.pid, stop: () => stopChild(child) };
+  return config;
 }
 
 /** The PM2 God daemon's pid, from $PM2_HOME/pm2.pid (null before it wrote it). */

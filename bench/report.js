@@ -110,6 +110,16 @@ export function buildRows(s) {
       id: 'startup.allListening', scenario, metric: 'spawn → every worker listening, ms', values: pick(s.startup.samples, (r) => r.allListeningMs), fmt: int, ratio: true,
       targets: [{ label: '≤ raw + 50 ms', vs: 'raw cluster', test: (n, o) => n <= o + 50, show: (n, o) => `${n >= o ? '+' : '−'}${int(Math.abs(n - o))} ms` }],
     });
+    // Detached: `nsup start -d` (its daemon's workers) against the same raw cluster runs and `pm2 start`.
+    if (s.startup.samples['nsup -d']) {
+      const detached = { 'raw cluster': s.startup.samples['raw cluster'], pm2: s.startup.samples.pm2, nsup: s.startup.samples['nsup -d'] };
+      rows.push({
+        id: 'startup.daemon', scenario, metric: '`start -d` (PM2: `pm2 start`): spawn → every worker listening, ms', values: pick(detached, (r) => r.allListeningMs), fmt: int, ratio: true,
+        targets: [{ label: '≤ raw + 100 ms', vs: 'raw cluster', test: (n, o) => n <= o + 100, show: (n, o) => `${n >= o ? '+' : '−'}${int(Math.abs(n - o))} ms` }],
+      });
+      const returned = { pm2: s.startup.samples.pm2, nsup: s.startup.samples['nsup -d'] };
+      rows.push({ id: 'startup.daemonReturned', scenario, metric: '`start -d` / `pm2 start`: spawn → command returned, ms', values: pick(returned, (r) => r.returnedMs), fmt: int, ratio: true });
+    }
   }
   if (s.sticky) {
     const { connections, seconds, sources } = s.sticky.params;
