@@ -1,6 +1,9 @@
 // Turns reload requests (SIGHUP, file changes, the control socket) into rolling reloads: re-reads
 // and validates the config first (or takes the one `nsup deploy` validated and sent), runs one
-// reload at a time, and coalesces requests that arrive meanwhile into at most one more reload afterwards.
+// reload at a time, and coalesces requests that arrive meanwhile into at most one more reload
+// afterwards. Once the last one is done, the primary gives the memory it freed back to the system.
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import type { ResolvedApp, ResolvedConfig } from '../config/define.ts';
 import { NsupError } from '../errors.ts';
 import type { Logger } from '../log/logger.ts';
@@ -27,6 +30,7 @@ export class ReloadController {
 
   private readonly onBusy: (busy: boolean) => void;
   private readonly prepare: (apps: readonly ResolvedApp[]) => void;
+  private readonly afterReloads: () => void;
 
   constructor(options: {
     supervisor: Supervisor;
@@ -35,12 +39,15 @@ export class ReloadController {
     onBusy?: (busy: boolean) => void;
     /** Called with the apps' new configs before they are rolled onto (log options, primary-hook warnings). */
     prepare?: (apps: readonly ResolvedApp[]) => void;
+    /** Called once the last queued reload is done and the replies are out; default: returnFreedMemory. */
+    afterReloads?: () => void;
   }) {
     this.supervisor = options.supervisor;
     this.loadConfig = options.loadConfig;
     this.logger = options.logger;
     this.onBusy = options.onBusy ?? (() => {});
     this.prepare = options.prepare ?? (() => {});
+    this.afterReloads = options.afterReloads ?? returnFreedMemory;
   }
 
   /**
@@ -73,6 +80,10 @@ export class ReloadController {
       this.running = this.drain().finally(() => {
         this.running = null;
         this.onBusy(false);
+        // Not between the reloads of a burst, nor while stopping; after the replies were written.
+        setImmediate(() => {
+          if (!this.running && !this.supervisor.isStopping) this.afterReloads();
+        });
       });
     }
     return promise;
@@ -136,4 +147,24 @@ export class ReloadController {
       );
     }
   }
+}
+
+let collectGarbage: ((options: { type: 'major'; execution: 'sync'; flavor: 'last-resort' }) => void) | null = null;
+
+/**
+ * One full garbage collection that returns free heap pages to the system. A reload leaves the old
+ * generation's records (workers, loggers, handles, closures) as garbage all at once; left alone,
+ * V8 keeps the pages its heap grew to until its memory reducer runs, which a busy primary (handing
+ * off connections, forwarding logs) puts off: idle, it took about 40 s. Measured over 1,000
+ * back-to-back reloads (docs/benchmarks.md, soak): primary RSS 7-10 MB lower, and its growth from
+ * the 100th reload to the 1,000th about 2 MB instead of 5-7. The pause is about 20 ms (13-35 on a
+ * shared 2-core machine), once per reload or burst of reloads.
+ */
+export function returnFreedMemory(): void {
+  // The gc() of --expose-gc, got without putting it on this context's globals.
+  if (collectGarbage === null) {
+    setFlagsFromString('--expose-gc');
+    collectGarbage = runInNewContext('gc') as typeof collectGarbage;
+  }
+  collectGarbage!({ type: 'major', execution: 'sync', flavor: 'last-resort' });
 }
