@@ -34,6 +34,9 @@ export class WorkerMetrics {
   collect(): Promise<MetricsJson[]> {
     const requestId = this.nextId++;
     const workers = [...this.supervisor.apps.values()].flatMap((app) => app.workers).filter((w) => w.pid !== null);
+    // Exited workers leave the set: reloads would grow it for good.
+    const live = new Set(workers.map((w) => w.pid));
+    for (const pid of this.silent) if (!live.has(pid)) this.silent.delete(pid);
     return new Promise((resolve) => {
       const entry = { waiting: new Set<number>(), responses: [] as MetricsJson[], done: () => {} };
       const finish = () => {
