@@ -45,6 +45,8 @@ class FakeProcs implements ProcSource {
   readonly available: boolean;
   readonly procs = new Map<number, ProcStat & { env: string; ignoresTerm?: boolean; onTerm?: () => void }>();
   readonly signals: Array<[number, string]> = [];
+  /** Environments read, per pid. */
+  readonly environReads = new Map<number, number>();
   constructor(available = true) {
     this.available = available;
   }
@@ -60,6 +62,7 @@ class FakeProcs implements ProcSource {
     return proc ? { state: proc.state, ppid: proc.ppid, start: proc.start } : null;
   }
   environ(pid: number): string | null {
+    this.environReads.set(pid, (this.environReads.get(pid) ?? 0) + 1);
     return this.procs.get(pid)?.env ?? null;
   }
   children(): number[] | null {
@@ -192,5 +195,41 @@ describe('TreeReaper', () => {
     const tokens = new Set(Array.from({ length: 100 }, () => reaper.token()));
     expect(tokens.size).toBe(100);
     expect([...tokens].every((t) => t.startsWith('4321.'))).toBe(true);
+  });
+});
+
+// Issue 14 (scale): the live workers the reaper tracks carry their own tokens, so reading their
+// environments after another worker's exit is wasted work; it made a reload or stop of N workers
+// read N × N environments.
+describe('TreeReaper scan after an exit (issue 14)', () => {
+  it("reads no live worker's environment, and still finds the exited worker's leftover", async () => {
+    const procs = new FakeProcs();
+    const reaper = new TreeReaper({ source: procs, kill: procs.kill, self: 1, snapshotMs: 60_000 });
+    // 8 live workers of this primary (old and new generation of a reload), each with its token.
+    const workers = Array.from({ length: 8 }, (_, i) => ({ pid: 100 + i, token: reaper.token() }));
+    for (const w of workers) {
+      procs.add(w.pid, 1, { NSUP_WORKER_TOKEN: w.token });
+      reaper.track(w.pid);
+    }
+    // Other processes of the machine, and one process the first worker spawned.
+    for (let pid = 200; pid < 205; pid++) procs.add(pid, 1, { HOME: '/root' });
+    procs.add(300, 1, { NSUP_WORKER_TOKEN: workers[0]!.token });
+
+    // The first half exits, one after another (as the old generation does at the end of a reload).
+    for (const w of workers.slice(0, 4)) {
+      procs.procs.delete(w.pid);
+      await reaper.reap(w.pid, w.token, 1000);
+    }
+    expect(procs.signals).toEqual([[300, 'SIGTERM']]);
+    const liveReads = workers.slice(4).map((w) => procs.environReads.get(w.pid) ?? 0);
+    expect(liveReads).toEqual([0, 0, 0, 0]);
+    // Each exit read the other processes once, and the exit with a leftover once more (the rescan
+    // for processes the leftover forked meanwhile): 5 reads of each.
+    expect(procs.environReads.get(200)).toBe(5);
+
+    for (const w of workers.slice(4)) {
+      procs.procs.delete(w.pid);
+      await reaper.reap(w.pid, w.token, 1000);
+    }
   });
 });
