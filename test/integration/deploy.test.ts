@@ -56,9 +56,12 @@ describe('issue 17: release directories', () => {
       // An in-flight request holds one old worker in its drain: both generations run for a while.
       const slow = get(port, '/?delay=4000', { timeoutMs: 15_000 });
       await nsup.waitForOutput((line) => line.includes('slow request started (build 1)'), 'the slow request to reach release 1');
+      const oldPids = nsup.listeningPids();
       r.flip(2);
       nsup.proc.kill('SIGHUP');
       await nsup.waitFor((e) => e.event === 'reload.step' && e.step === 'retire', 'the reload to commit');
+      // The old worker without the slow request drains in a moment; the other one holds on to it.
+      await nsup.waitFor((e) => e.event === 'worker.exit' && oldPids.includes(e.pid as number), 'the idle old worker to exit', 3000);
 
       const during = await appStatus(home);
       expect(during.cwd).toBe(r.project.path('current'));
