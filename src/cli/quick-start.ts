@@ -12,6 +12,7 @@ import { startOptions, type StartCommandArgs } from './commands/start.ts';
 
 interface Option {
   long: string;
+  alias?: string;
   type: 'string' | 'boolean' | 'number';
   array: boolean;
   /** nargs 1: the next word is the value even when it starts with '-' (yargs' nargs-eats-options). */
@@ -19,13 +20,13 @@ interface Option {
 }
 
 const OPTIONS: Map<string, Option> = new Map(
-  Object.entries(startOptions).map(([long, o]) => [long, { long, type: o.type, array: 'array' in o && o.array === true, eatsOptions: 'nargs' in o && o.nargs === 1 }]),
+  Object.entries(startOptions).map(([long, o]) => [
+    long,
+    { long, ...('alias' in o && o.alias ? { alias: o.alias } : {}), type: o.type, array: 'array' in o && o.array === true, eatsOptions: 'nargs' in o && o.nargs === 1 },
+  ]),
 );
 const TOKENIZER = Object.fromEntries(
-  [...OPTIONS.values()].map((o) => {
-    const alias = (startOptions as Record<string, { alias?: string }>)[o.long]?.alias;
-    return [o.long, { type: o.type === 'boolean' ? ('boolean' as const) : ('string' as const), ...(alias ? { short: alias } : {}), multiple: true }];
-  }),
+  [...OPTIONS.values()].map((o) => [o.long, { type: o.type === 'boolean' ? ('boolean' as const) : ('string' as const), ...(o.alias ? { short: o.alias } : {}), multiple: true }]),
 );
 
 /** `start`'s arguments (argv after the word `start`) as yargs would give them, or null to let yargs parse them. */
