@@ -1,9 +1,13 @@
 // Public `nsup/worker` API for code running inside a worker. Importing it outside nsup is safe:
 // onDrain/onShutdown hooks never run, send/broadcast do nothing, on() returns a no-op
 // unsubscribe, request() rejects.
-import { addDrainHook, addShutdownHook, channel, underNsup } from './worker/runtime.ts';
+import { addDrainHook, addShutdownHook } from './worker/hooks.ts';
+import { sharedChannel, underNsup } from './worker/shared.ts';
 import { IPC_ERROR, NSUP_IPC, ipcError, type DrainReason, type RequestTarget, type Target } from './ipc/protocol.ts';
 import type { Handler, RequestOptions } from './ipc/channel.ts';
+
+// The preload (the worker runtime) ran before the app, and made the channel if this is a worker.
+const channel = sharedChannel();
 
 /** Types of the messaging API: handlers, the sender they learn about, targets, request options. */
 export type { Handler, RequestOptions, Sender } from './ipc/channel.ts';

@@ -1,8 +1,8 @@
 // `nsup startup systemd`: the text of a systemd service unit that runs nsup in the foreground
 // (no daemonizing, no PIDFile), the way gunicorn's deploy docs run their arbiter.
 import { basename, dirname, isAbsolute } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { UsageError } from '../errors.ts';
+import { NSUP_BIN } from '../paths.ts';
 
 /** What a unit is rendered from; paths must be absolute (systemd resolves nothing). */
 export interface UnitOptions {
@@ -23,8 +23,8 @@ export interface UnitOptions {
 /** Seconds systemd waits for a stop beyond the longest drain, before it SIGKILLs the cgroup. */
 export const STOP_MARGIN_SECONDS = 10;
 
-/** Absolute path of this installation's bin/nsup.js (dist/systemd/unit.js → ../../bin/nsup.js). */
-export const NSUP_BIN = fileURLToPath(new URL('../../bin/nsup.js', import.meta.url));
+/** Absolute path of this installation's bin/nsup.js, the unit's default ExecStart. */
+export { NSUP_BIN };
 
 /** The unit file text for these options. */
 export function renderUnit(opts: UnitOptions): string {

@@ -1,4 +1,5 @@
-// Runs inside every worker before the user's script (preloaded with --import): it installs the
+// Runs inside every worker before the user's script (preloaded with --require, bundled into one
+// CommonJS file by scripts/bundle.js): it installs the
 // stop contract (drain.ts) on the primary's shutdown message and on SIGTERM/SIGINT, tracks the
 // servers the drain needs (connections.ts), reports connection counts and heartbeats, and routes
 // the primary's messaging messages to this worker's channel (ipc/channel.ts).
@@ -7,7 +8,6 @@
 // process.getBuiltinModule, not from an ES import: importing a builtin as an ES module reads every
 // one of its exports, lazy ones included (node:http's WebSocket loads undici, about 13 MB; node:fs's
 // promises, node:net's BlockList), which an app that require()s the same module never pays for.
-import type { Cluster } from 'node:cluster';
 import type net from 'node:net';
 import { Channel } from '../ipc/channel.ts';
 import { NSUP_IPC, isInternal, type DrainReason } from '../ipc/protocol.ts';
@@ -16,28 +16,19 @@ import { appListenerCount, interceptSignals, takeDefaultAction, type StopSignal 
 import { trackServer } from './connections.ts';
 import { drainPhase, runDrain } from './drain.ts';
 import { reportConnections } from './report.ts';
+import { claimChannel, sharedChannel, underNsup } from './shared.ts';
 
-export { addDrainHook, addShutdownHook, type DrainHook, type ShutdownHook } from './hooks.ts';
-
-// node:cluster's exports are the cluster object itself (its ES default export).
-const cluster = process.getBuiltinModule('node:cluster') as unknown as Cluster;
 const diagnostics = process.getBuiltinModule('node:diagnostics_channel');
 
 const INSTALLED_KEY = Symbol.for('nsup.worker.runtimeInstalled');
 const globals = globalThis as { [INSTALLED_KEY]?: boolean };
 
-/** Whether this process is an nsup worker. */
-export const underNsup = cluster.isWorker && typeof process.env.NSUP_APP === 'string';
-
 // One channel per process, even when two copies of nsup are loaded (the CLI's preload and an
 // app's own node_modules/nsup): two would both answer every request.
-const CHANNEL_KEY = Symbol.for('nsup.worker.channel');
-const shared = globalThis as { [CHANNEL_KEY]?: Channel };
-const ownsChannel = underNsup && !shared[CHANNEL_KEY];
-if (ownsChannel) shared[CHANNEL_KEY] = createChannel();
+const ownsChannel = claimChannel(createChannel);
 
-/** This worker's end of messaging between workers; null outside nsup. */
-export const channel: Channel | null = underNsup ? (shared[CHANNEL_KEY] ?? null) : null;
+// This worker's end of messaging between workers; null outside nsup.
+const channel: Channel | null = sharedChannel();
 
 const REASONS: readonly DrainReason[] = ['reload', 'stop', 'scale', 'replace'];
 let draining: Promise<void> | null = null;
