@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// Shebang shim: everything lives in dist/cli/main.js (built by `npm install` via the prepare script).
+// Shebang shim: everything lives in dist/bundle/nsup.js (built by `npm install` via the prepare
+// script: tsc, then scripts/bundle.js).
 const [major, minor] = process.versions.node.split('.').map(Number);
 if (major < 22 || (major === 22 && minor < 22)) {
   process.stderr.write(
@@ -22,5 +23,5 @@ if (process.argv[2] === 'start' || process.argv[2] === 'deploy') {
   v8.setFlagsFromString('--semi-space-growth-factor=1');
   v8.setFlagsFromString('--invocation-count-for-turbofan=30000');
 }
-const { main } = await import('../dist/cli/main.js');
+const { main } = await import('../dist/bundle/nsup.js');
 main(process.argv.slice(2));

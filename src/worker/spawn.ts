@@ -11,9 +11,7 @@ import type { ChildProcess } from 'node:child_process';
 import { gateConnections } from './connection-router.ts';
 import { StickyRouter } from './sticky-router.ts';
 import { TOKEN_VAR, TreeReaper } from './descendants.ts';
-
-/** The preload every worker gets before the user's script. */
-const RUNTIME_URL = new URL('./runtime.js', import.meta.url).href;
+import { WORKER_PRELOAD } from '../paths.ts';
 
 // How long an exit waits for the worker's output to be read to the end (the crash report needs
 // the last stderr lines); a grandchild holding the pipes open must not hold the exit back.
@@ -128,7 +126,7 @@ function forkCluster({ app, slot, generation }: SpawnRequest, token: string): Wo
   cluster.setupPrimary({
     exec: app.script,
     args: app.args,
-    execArgv: [...app.nodeArgs, '--import', RUNTIME_URL],
+    execArgv: [...app.nodeArgs, '--require', WORKER_PRELOAD],
     cwd: app.cwd,
     silent: true,
     serialization: app.serialization,

@@ -36,6 +36,7 @@ afterAll(() => rmSync(project, { recursive: true, force: true }));
   writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'old-node', private: true, scripts: { start: scripts.start, test: scripts.test } }));
   mkdirSync(join(project, 'scripts'));
   copyFileSync(join(REPO, 'scripts/with-node.cjs'), join(project, 'scripts/with-node.cjs'));
+  writeFileSync(join(project, 'scripts/bundle.js'), STAND_IN('bundle'));
   mkdirSync(join(project, 'bin'));
   writeFileSync(join(project, 'bin/nsup.js'), STAND_IN('nsup'));
   mkdirSync(join(project, 'node_modules/.bin'), { recursive: true });
@@ -90,6 +91,7 @@ describe.skipIf(!haveNodes)('README commands under an old system Node', () => {
     expect(test.status).toBe(0);
     expect(test.runs).toEqual([
       { tool: 'tsc', node: ownVersion, args: ['-p', 'tsconfig.json'] },
+      { tool: 'bundle', node: ownVersion, args: [] },
       { tool: 'vitest', node: ownVersion, args: ['run', 'test/unit/x.test.ts'] },
     ]);
   });
@@ -102,7 +104,7 @@ describe.skipIf(!haveNodes)('README commands under an old system Node', () => {
     expect(start.runs).toEqual([{ tool: 'nsup', node: version, args: ['start'] }]);
     expect(start.stderr).toBe('');
     const test = npm(ciDir(major), ['test']);
-    expect(test.runs.map((run) => `${run.tool} ${run.node}`)).toEqual([`tsc ${version}`, `vitest ${version}`]);
+    expect(test.runs.map((run) => `${run.tool} ${run.node}`)).toEqual([`tsc ${version}`, `bundle ${version}`, `vitest ${version}`]);
     expect(test.stderr).toBe('');
   });
 });

@@ -21,18 +21,17 @@ interface Footprint {
   worker: boolean;
 }
 
-/** Run `nsup start <args>` with the tracer in every process; resolves with the primary's footprint once it stopped. */
-async function traced(args: string[], whileRunning: (nsup: ReturnType<typeof startNsup>) => Promise<void>): Promise<Footprint> {
+/** Run `nsup start <args>` with the tracer in every process; resolves with the primary's footprint, and its workers', once it stopped. */
+async function traced(args: string[], whileRunning: (nsup: ReturnType<typeof startNsup>) => Promise<void>): Promise<Footprint & { workers: Footprint[] }> {
   const dir = mkdtempSync(join(tmpdir(), 'nsup-footprint-'));
   try {
     const nsup = startNsup(['start', ...args], { env: { NODE_OPTIONS: `--import ${TRACER}`, FOOTPRINT_DIR: dir } });
     await whileRunning(nsup);
     expect(await stopNsup(nsup)).toBe(0);
-    const primary = readdirSync(dir)
-      .map((f) => JSON.parse(readFileSync(join(dir, f), 'utf8')) as Footprint)
-      .filter((p) => !p.worker);
+    const all = readdirSync(dir).map((f) => JSON.parse(readFileSync(join(dir, f), 'utf8')) as Footprint);
+    const primary = all.filter((p) => !p.worker);
     expect(primary).toHaveLength(1);
-    return primary[0]!;
+    return { ...primary[0]!, workers: all.filter((p) => p.worker) };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -47,11 +46,12 @@ describe('the primary keeps only what supervising needs', () => {
       expect((await get(port)).status).toBe(200);
       expect((await get(metrics.port as number, '/metrics')).body).toContain('nsup_workers_up');
     });
-    // The tracer saw the primary's modules (so an empty list cannot pass) …
-    expect(urls.some((u) => u.endsWith('/dist/supervisor/start.js'))).toBe(true);
-    expect(urls.some((u) => u.endsWith('/dist/metrics/server.js'))).toBe(true);
-    // … and none of yargs' nor undici.
-    expect(urls.filter((u) => /\/node_modules\/(yargs|yargs-parser|cliui)\//.test(u))).toEqual([]);
+    // The tracer saw the primary's bundle (so an empty list cannot pass), the metrics server's chunk
+    // among it (scripts/bundle.js names chunks after their first module) …
+    expect(urls.some((u) => u.endsWith('/dist/bundle/nsup.js'))).toBe(true);
+    expect(urls.some((u) => /\/dist\/bundle\/primary-server-[^/]+\.js$/.test(u))).toBe(true);
+    // … and not yargs (its own chunk in the bundle, or its files in node_modules), nor undici.
+    expect(urls.filter((u) => /yargs|cliui/.test(u))).toEqual([]);
     expect(builtins.filter((b) => b.includes('undici'))).toEqual([]);
   });
 
@@ -62,6 +62,19 @@ describe('the primary keeps only what supervising needs', () => {
       await nsup.waitFor(listening, 'a listening worker');
       expect((await get(port)).status).toBe(200);
     });
-    expect(urls.some((u) => /\/node_modules\/yargs\//.test(u))).toBe(true);
+    expect(urls.some((u) => /\/dist\/bundle\/primary-yargs-[^/]+\.js$/.test(u))).toBe(true);
+  });
+
+  it('a worker loads the runtime as one CommonJS file, and nsup/worker as one small ES module', async () => {
+    const port = await freePort();
+    const { workers } = await traced([`${FIXTURES}ipc-worker.js`, '-i', '1', '--env', `PORTS=${port}`], async (nsup) => {
+      await nsup.waitFor(listening, 'a listening worker');
+      expect((await get(port)).status).toBe(200);
+    });
+    expect(workers).toHaveLength(1);
+    // The app's `import 'nsup/worker'` resolved to the bundle's API file alone, nothing to tsc's
+    // per-module files (13 of them for the runtime). (The preload is required before the tracer's
+    // own --import runs, so the tracer never sees it; the drain tests prove it runs.)
+    expect(workers[0]!.urls.filter((u) => u.includes('/dist/'))).toEqual([expect.stringMatching(/\/dist\/bundle\/worker\.js$/)]);
   });
 });
