@@ -315,12 +315,18 @@ export function load({ port, close = false, connections = 20, seconds = 120, tim
       (error, result) => (error ? reject(error) : resolve(result)),
     );
   });
+  // What each failed request was (the result only counts them): an error's code ('ECONNRESET',
+  // 'ETIMEDOUT' for autocannon's own timeout …) or 'status <n>' for a non-2xx answer.
+  const kinds = {};
+  const note = (kind) => (kinds[kind] = (kinds[kind] ?? 0) + 1);
+  instance.on('reqError', (error) => note(error?.code ?? error?.message ?? 'error'));
+  instance.on('response', (_client, statusCode) => statusCode >= 300 && note(`status ${statusCode}`));
   const stopLoad = onCleanup(() => instance.stop());
   return {
     stop: () => instance.stop(),
     done: done.then((result) => {
       stopLoad();
-      return result;
+      return Object.assign(result, { failureKinds: kinds });
     }),
   };
 }

@@ -63,16 +63,16 @@ export async function reload({ rounds = 3, reloads = 20, keepAliveConnections = 
         }
         const [keepAlive, close] = await Promise.all([loads.keepAlive.done, loads.close.done]);
         const entry = {
-          keepAlive: { failed: failedOf(keepAlive), requests: keepAlive.requests.total },
-          close: { failed: failedOf(close), requests: close.requests.total },
+          keepAlive: { failed: failedOf(keepAlive), requests: keepAlive.requests.total, kinds: keepAlive.failureKinds },
+          close: { failed: failedOf(close), requests: close.requests.total, kinds: close.failureKinds },
           durations,
           reloadMs: median(durations),
           stuck,
         };
         samples[name].push(entry);
         log(
-          `  reload round ${round + 1} ${name.padEnd(11)} failed ${entry.keepAlive.failed} of ${entry.keepAlive.requests} keep-alive, ` +
-            `${entry.close.failed} of ${entry.close.requests} close; reload median ${entry.reloadMs} ms (${Math.min(...durations)}–${Math.max(...durations)})` +
+          `  reload round ${round + 1} ${name.padEnd(11)} failed ${entry.keepAlive.failed} of ${entry.keepAlive.requests} keep-alive${entry.keepAlive.failed ? ` ${JSON.stringify(entry.keepAlive.kinds)}` : ''}, ` +
+            `${entry.close.failed} of ${entry.close.requests} close${entry.close.failed ? ` ${JSON.stringify(entry.close.kinds)}` : ''}; reload median ${entry.reloadMs} ms (${Math.min(...durations)}–${Math.max(...durations)})` +
             (stuck ? `, ${stuck} stuck (old workers SIGKILLed after ${STUCK_MS / 1000} s)` : ''),
         );
       });

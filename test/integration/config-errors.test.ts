@@ -2,8 +2,11 @@
 // names the file, the key path, the bad value and what is accepted.
 import { execa } from 'execa';
 import { afterAll, describe, expect, it } from 'vitest';
+import { cliHome } from '../helpers/daemon.ts';
+import { withEnv } from '../helpers/processes.ts';
 import { BIN } from '../helpers/run-nsup.ts';
 import { tmpProject } from '../helpers/tmp-project.ts';
+import { pollUntil } from '../helpers/until.ts';
 
 const project = tmpProject();
 project.write('app.js', 'setInterval(() => {}, 1000);\n');
@@ -37,6 +40,25 @@ describe('bad config', () => {
       expect(result.stdout).toBe('');
     });
   }
+
+  it('start -d: the same one message and exit 78, and the daemon it spawned while validating is gone', async () => {
+    // `start -d` spawns the daemon before it validates (detach.ts): a bad config must still look
+    // exactly like the foreground's error, and leave no daemon behind.
+    const home = cliHome();
+    try {
+      const file = project.write('bad-daemon.config.ts', `export default { apps: [{ script: './app.js', instancs: 2 }] };\n`);
+      const result = await home.nsup(['start', '-d', '-c', file]);
+      expect(result.exitCode).toBe(78);
+      expect(result.stderr).toMatch(/at apps\[0\]\.instancs: unknown key/);
+      expect(result.stderr.trim().split('\n')).toHaveLength(1);
+      expect(result.stdout).toBe('');
+      // The daemon exits by itself on the same error, or on the command's SIGTERM.
+      await pollUntil(() => withEnv('NSUP_HOME', home.home).length === 0, 'the daemon spawned in parallel to exit', 5000);
+      expect(home.daemonPids()).toEqual([]);
+    } finally {
+      await home.dispose();
+    }
+  });
 
   it('names the flag for a bad command-line value', async () => {
     const result = await nsup(['start', 'app.js', '-i', 'lots']);
