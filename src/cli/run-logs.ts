@@ -212,7 +212,7 @@ async function* tap(source: AsyncIterable<LogItem[]>, fn: ((item: LogItem) => vo
 
 function keyOf(item: LogItem): string {
   const r = item.record;
-  return r ? `${r.time}\u0000${r.stream}\u0000${r.worker ?? ''}\u0000${r.msg}` : item.line;
+  return r ? `${r.time}\u0000${r.stream}\u0000${r.job ?? r.worker ?? ''}\u0000${r.msg}` : item.line;
 }
 
 function flagName(key: string): string {

@@ -91,6 +91,51 @@ export interface AppConfig {
   heartbeatTimeout?: Duration | 'off' | false;
   /** Replace a worker whose RSS grows above this ('512MB' or bytes). */
   maxMemory?: number | string;
+  /** Scheduled jobs: each due tick runs once for the whole app, as its own short-lived process (docs/jobs.md). */
+  jobs?: JobConfig[];
+  /** Exactly one worker that must never run twice (a queue consumer, a lock holder): a reload stops the old worker before starting the new one. Default false. */
+  singleton?: boolean;
+  /** Replace a worker (rolling, one at a time) once it served this many requests (WebSockets and event streams count), or 'off' (default). */
+  maxRequests?: number | 'off';
+  /** Up to this many requests more, drawn per worker, so that workers are not all replaced at once. Default 0. */
+  maxRequestsJitter?: number;
+  /** A rolling reload on a schedule (a cron expression, or one with its time zone), never a restart. */
+  recycle?: string | { schedule: string; timezone?: string };
+}
+
+/** A scheduled job of an app. */
+export interface JobConfig {
+  /** Letters, digits, '.', '_' and '-', starting with a letter; unique within the app. */
+  name: string;
+  /** A cron expression: 5 fields, or 6 with seconds first ('*\/10 * * * * *'). */
+  schedule: string;
+  /** An IANA time zone ('Europe/Paris', 'UTC'); default: the supervisor's local time. */
+  timezone?: string;
+  /** The job's script, relative to the app's cwd. */
+  script: string;
+  args?: string[];
+  /** Node flags of the job's process; default: the app's nodeArgs. */
+  nodeArgs?: string[];
+  /** Variables above the app's env. */
+  env?: Record<string, string>;
+  /** SIGTERM past this ('10m'), then SIGKILL after the app's killTimeout; 'off' (default): no limit. */
+  timeout?: Duration | 'off';
+  /** A tick due while the previous run still runs: 'skip' it (default) or 'queue' it. */
+  overlap?: 'skip' | 'queue';
+}
+
+/** A job after validation. */
+export interface ResolvedJob {
+  name: string;
+  schedule: string;
+  timezone: string | null;
+  /** Absolute path of the script. */
+  script: string;
+  args: string[];
+  nodeArgs: string[];
+  env: Record<string, string>;
+  timeoutMs: number | null;
+  overlap: 'skip' | 'queue';
 }
 
 /** Primary-side metrics and health endpoints. */
@@ -151,6 +196,12 @@ export interface ResolvedApp {
   serialization: 'json' | 'advanced';
   heartbeatTimeoutMs: number | null;
   maxMemoryBytes: number | null;
+  jobs: ResolvedJob[];
+  singleton: boolean;
+  /** null: off. */
+  maxRequests: number | null;
+  maxRequestsJitter: number;
+  recycle: { schedule: string; timezone: string | null } | null;
 }
 
 /** An app's logging, validated. */

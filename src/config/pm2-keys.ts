@@ -43,7 +43,6 @@ export const ALIASES: Readonly<Record<string, string>> = {
 
 /** PM2 keys nsup has no equivalent for: each gets a warning with this reason, and is otherwise ignored. */
 export const IGNORED: Readonly<Record<string, string>> = {
-  cron_restart: 'scheduled restarts are not supported yet (nsup reload <app> from cron or a systemd timer does the same, with zero downtime)',
   namespace: 'nsup has no namespaces: commands take an app name or all',
   vizion: 'nsup keeps no version metadata',
   name_prefix: 'nsup uses the name as given',
@@ -139,6 +138,12 @@ export const HANDLERS: Readonly<Record<string, Handler>> = {
     app.refuse(key, `got ${show(v)}; expected a size like '300M', '1G', '512K' or a number of bytes.`);
   },
   kill_timeout: (v, app, key) => app.set(['killTimeout'], v, key),
+  cron_restart: (v, app, key) => {
+    // PM2 takes 0 (or '0') as "no cron restart" (pm2 restart --cron-restart 0 removes one).
+    if (v === 0 || v === '0') return;
+    app.warn(key, `${show(v)} becomes recycle: a rolling reload on that schedule (new workers up before the old ones drain), never a restart`);
+    app.set(['recycle'], v, key);
+  },
   listen_timeout: (v, app, key) => {
     app.warn(key, 'a worker not up by then fails its start (a reload rolls back and the old workers keep serving); PM2 takes it as ready and goes on');
     app.set(['listenTimeout'], v, key);

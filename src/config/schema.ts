@@ -8,7 +8,8 @@ import { basename, dirname, extname, resolve } from 'node:path';
 import ms from 'ms';
 import { resolveInstances, type CpuProbeOptions } from '../cpus.ts';
 import { ConfigInvalidError } from '../errors.ts';
-import type { ReadyWhen, ResolvedApp, ResolvedConfig } from './define.ts';
+import { checkSchedule, checkTimezone } from '../jobs/schedule.ts';
+import type { ReadyWhen, ResolvedApp, ResolvedConfig, ResolvedJob } from './define.ts';
 import { VAR_NAME_RE, buildEnv, envChoice, incrementBase, type EnvChoice } from './env.ts';
 
 /** Where a config came from, and how to resolve its relative paths. */
@@ -148,6 +149,40 @@ export const LOG_ROTATE = {
   compress: boolean('gzip rotated files (<file>.1.gz).', { flag: 'log-compress', type: 'boolean', describe: 'gzip rotated log files' }),
 };
 
+// A job's or recycle's time zone (null: the supervisor's local time).
+const timezone = (doc: string) => field(doc, undefined, (v, at, c): string | null =>
+  v === undefined ? null : typeof v === 'string' && checkTimezone(v) ? v : bad(c.where, at, v, "an IANA time zone such as 'Europe/Paris' or 'UTC'"));
+const JOB_NAME_RE = /^[A-Za-z][A-Za-z0-9._-]*$/;
+const JOBS_EXAMPLE = "[{ name: 'backup', schedule: '0 4 * * *', script: './jobs/backup.js' }]";
+
+/** One scheduled job; its script and nodeArgs are resolved against the app in resolveApp. */
+export const JOB = {
+  // A letter first: log lines name a job's output `web:backup`, and a digit there would be a slot.
+  name: field("The job's name: letters, digits, '.', '_' and '-', starting with a letter; unique within the app.", undefined, (v, at, c) =>
+    typeof v === 'string' && JOB_NAME_RE.test(v) ? v : bad(c.where, at, v, "a job name of letters, digits, '.', '_' and '-', starting with a letter")),
+  schedule: field("A cron expression: 5 fields, or 6 with seconds first ('*/10 * * * * *').", undefined, text("a cron expression, e.g. '0 4 * * *'")),
+  timezone: timezone("An IANA time zone for the schedule ('Europe/Paris', 'UTC'); default: the supervisor's local time."),
+  script: field("The job's script, relative to the app's cwd.", undefined, text("a path to the job's script, e.g. './jobs/backup.js'")),
+  args: strings('Arguments for the script.', "['--full']"),
+  nodeArgs: field("Arguments for node, before the script; default: the app's nodeArgs.", undefined, (v, at, c) =>
+    v === undefined ? undefined : stringArray(v, at, c, "['--max-old-space-size=512']")),
+  env: field("Variables for the job, above the app's env.", {}, parseEnv),
+  timeout: field("SIGTERM a run past this ('10m'), SIGKILL after the app's killTimeout; 'off': no limit.", 'off', (v, at, c) => {
+    if (v === 'off' || v === false) return null;
+    // 0 would SIGTERM every run as it starts: not a limit anyone means.
+    const timeoutMs = parseDuration(v, at, c.where);
+    return timeoutMs > 0 ? timeoutMs : bad(c.where, at, v, "a duration above 0 like '30s' or '10m', or 'off'");
+  }),
+  overlap: field("A tick due while the last run still runs: 'skip' it or 'queue' it (at most 10 queued).", 'skip', (v, at, c) =>
+    v === 'skip' || v === 'queue' ? v : bad(c.where, at, v, "'skip' or 'queue'")),
+};
+
+/** `recycle` in its object form. */
+export const RECYCLE = {
+  schedule: field("A cron expression: 5 fields, or 6 with seconds first.", undefined, text("a cron expression, e.g. '0 4 * * *'")),
+  timezone: timezone("An IANA time zone for the schedule; default: the supervisor's local time."),
+};
+
 export const APP = {
   name: field('App name; default: the script file name without extension.', undefined, (v, at, c) =>
     v === undefined || (typeof v === 'string' && NAME_RE.test(v)) ? v : bad(c.where, at, v, `a name of ${NAME_RULE}`)),
@@ -213,6 +248,18 @@ export const APP = {
   maxMemory: field('Replace a worker whose RSS grows above this.', undefined, (v, at, c) =>
     v === undefined ? null : parseSize(v, at, c.where),
     str('max-memory', "replace a worker (new one first, then drain) above this RSS, e.g. '512MB'")),
+  jobs: field("Scheduled jobs, each run once per tick for the whole app as its own process: [{ name, schedule, script, timezone?, args?, nodeArgs?, env?, timeout?, overlap? }].", [], (v, at, c) =>
+    Array.isArray(v) ? Array.from(v, (job: unknown, i) => readObject(job, `${at}[${i}]`, c, JOB, `a job object like ${JOBS_EXAMPLE.slice(1, -1)}`)) : bad(c.where, at, v, `an array of jobs, e.g. ${JOBS_EXAMPLE}`)),
+  singleton: boolean('Exactly one worker that must never run twice (a queue consumer, a lock holder): reloads stop the old worker before starting the new one; scale is refused.',
+    { flag: 'singleton', type: 'boolean', describe: 'one worker that never runs twice: reloads stop it before starting the new one (a short gap)' }),
+  maxRequests: field("Replace a worker (rolling, one at a time) once it served this many requests (WebSockets and event streams count), or 'off'.", 'off', (v, at, c) =>
+    v === 'off' || v === false ? null : typeof v === 'number' && Number.isSafeInteger(v) && v > 0 ? v : bad(c.where, at, v, "a positive integer of requests, e.g. 1000, or 'off'"),
+    { flag: 'max-requests', type: 'number', describe: 'replace a worker (new one first, then drain) after it served this many requests [default: off]' }),
+  maxRequestsJitter: field('Up to this many more requests per worker, drawn at random, so that workers are not all replaced at once.', 0, (v, at, c) =>
+    typeof v === 'number' && Number.isSafeInteger(v) && v >= 0 ? v : bad(c.where, at, v, 'a non-negative integer of requests, e.g. 100'),
+    { flag: 'max-requests-jitter', type: 'number', describe: 'add 0 to this many requests to --max-requests, per worker [default: 0]' }),
+  recycle: field("A rolling reload on a schedule (never a restart): a cron expression, { schedule, timezone }, or 'off'.", 'off', parseRecycle,
+    str('recycle', "a rolling reload on a cron schedule, e.g. '0 4 * * *' [default: off]")),
 };
 
 const TOP = {
@@ -293,14 +340,21 @@ function resolveApp(value: unknown, at: string, c: Ctx): ResolvedApp {
     fail(c.where, `${at}.incrementVar`, `${a.incrementVar} is the instanceVar too; one variable cannot hold both the slot and base+slot. Choose another instanceVar or incrementVar.`);
   }
   const increment = a.incrementVar === null ? null : { name: a.incrementVar, base: incrementBase(a.incrementVar, env, process.env, `${at}.incrementVar`, (where, detail) => fail(c.where, where, detail)) };
+  const raw = value as { instances?: unknown };
+  if (a.singleton && raw.instances !== undefined && raw.instances !== 1) {
+    fail(c.where, `${at}.instances`, `singleton: true runs exactly one worker, but instances is ${typeof raw.instances === 'string' ? `'${raw.instances}'` : String(raw.instances)}. Remove instances or set it to 1.`);
+  }
+  if (a.maxRequestsJitter > 0 && a.maxRequests === null) {
+    fail(c.where, `${at}.maxRequestsJitter`, 'maxRequestsJitter adds to maxRequests, which is not set. Set maxRequests (e.g. 1000) or remove maxRequestsJitter.');
+  }
   if (a.listen.length > 0 && readyWhen !== 'listening') {
     fail(c.where, `${at}.listen`, `listen names the addresses a worker must listen on with readyWhen 'listening'; this app has readyWhen '${readyWhen}'. Remove listen or readyWhen.`);
   }
   return {
     name,
     script,
-    instances: a.instances.count,
-    instancesSource: a.instances.source,
+    instances: a.singleton ? 1 : a.instances.count,
+    instancesSource: a.singleton ? 'singleton: true' : a.instances.source,
     args: a.args,
     nodeArgs: a.nodeArgs,
     cwd: a.cwd,
@@ -329,7 +383,38 @@ function resolveApp(value: unknown, at: string, c: Ctx): ResolvedApp {
     serialization: a.serialization,
     heartbeatTimeoutMs: a.heartbeatTimeout,
     maxMemoryBytes: a.maxMemory,
+    jobs: resolveJobs(a.jobs, a.cwd, a.nodeArgs, `${at}.jobs`, c),
+    singleton: a.singleton,
+    maxRequests: a.maxRequests,
+    maxRequestsJitter: a.maxRequestsJitter,
+    recycle: a.recycle,
   };
+}
+
+/** An app's jobs: unique names, a schedule that can run, a script that exists (resolved against the app's cwd). */
+function resolveJobs(jobs: Array<Parsed<typeof JOB>>, cwd: string, nodeArgs: string[], at: string, c: Ctx): ResolvedJob[] {
+  return jobs.map((job, i) => {
+    const other = jobs.findIndex((j) => j.name === job.name);
+    if (other < i) fail(c.where, `${at}[${i}].name`, `duplicate job name "${job.name}"; jobs[${other}] has it too. Set a distinct name.`);
+    const why = checkSchedule(job.schedule, job.timezone);
+    if (why !== null) bad(c.where, `${at}[${i}].schedule`, job.schedule, why);
+    const script = resolve(cwd, job.script);
+    const stat = statSync(script, { throwIfNoEntry: false });
+    if (!stat?.isFile()) {
+      fail(c.where, `${at}[${i}].script`, `${stat ? 'not a file' : 'file not found'}: ${script} (resolved from '${job.script}' against ${cwd}). Fix the path or set cwd.`);
+    }
+    return { name: job.name, schedule: job.schedule, timezone: job.timezone, script, args: job.args, nodeArgs: job.nodeArgs ?? nodeArgs, env: job.env, timeoutMs: job.timeout, overlap: job.overlap };
+  });
+}
+
+/** `recycle`: 'off', a cron expression, or { schedule, timezone }; the schedule must be able to run. */
+function parseRecycle(value: unknown, at: string, c: Ctx): ResolvedApp['recycle'] {
+  if (value === 'off' || value === false) return null;
+  const expected = "a cron expression such as '0 4 * * *', an object like { schedule: '0 4 * * *', timezone: 'Europe/Paris' }, or 'off'";
+  const r = typeof value === 'string' ? { schedule: value, timezone: null } : isPlainObject(value) ? readObject(value, at, c, RECYCLE, expected) : bad(c.where, at, value, expected);
+  const why = r.schedule.trim() === '' ? expected : checkSchedule(r.schedule, r.timezone);
+  if (why !== null) bad(c.where, typeof value === 'string' ? at : `${at}.schedule`, r.schedule, why);
+  return { schedule: r.schedule, timezone: r.timezone };
 }
 
 /** `listen`: ports (1-65535), 'host:port' strings, or unix socket paths. */
@@ -488,7 +573,7 @@ const RENAMED: Record<string, string> = {
   time: "logTime ('iso', 'local' or 'off')",
   source_map_support: "nodeArgs: ['--enable-source-maps']",
   shutdown_with_message: "onShutdown() from nsup/worker (nsup sends no 'shutdown' message)",
-  cron_restart: 'not supported yet: nsup reload <app> from cron or a systemd timer restarts with zero downtime',
+  cron_restart: "recycle ('0 4 * * *'): a rolling reload on a schedule, never a restart",
 };
 
 /** The accepted key closest to `key` (edit distance at most 2), if any. */

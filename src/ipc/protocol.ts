@@ -41,6 +41,20 @@ export interface ConnectionsMessage {
   websocket: number;
   /** Open text/event-stream responses. */
   stream: number;
+  /** With maxRequests: the requests it served so far (WebSocket upgrades and event streams count); absent otherwise. */
+  requests?: number;
+}
+
+/** Worker → primary, once, with maxRequests: it served its limit (NSUP_MAX_REQUESTS) and asks to be replaced. */
+export interface RecycleMessage {
+  nsup: typeof NSUP_IPC;
+  type: 'recycle';
+  requests: number;
+}
+
+/** Whether a worker's message says it reached its maxRequests limit. */
+export function isRecycleMessage(message: unknown): message is RecycleMessage {
+  return isInternal(message) && (message as { type: string }).type === 'recycle' && typeof (message as { requests?: unknown }).requests === 'number';
 }
 
 /**

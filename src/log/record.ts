@@ -15,6 +15,8 @@ export interface LogRecord {
   msg: string;
   /** Worker slot (NODE_APP_INSTANCE). */
   worker?: number;
+  /** A scheduled job's name, for its process's lines (src/jobs/runner.ts); they have no slot. */
+  job?: string;
   pid?: number;
   /** Generation of the worker (1 at start, +1 per reload). */
   gen?: number;
@@ -38,7 +40,7 @@ export interface LineStyle {
 }
 
 // The fields nsup owns in a JSON line: its own facts about the process win over an app's fields.
-const OWNED = ['app', 'worker', 'pid', 'gen', 'stream'] as const;
+const OWNED = ['app', 'job', 'worker', 'pid', 'gen', 'stream'] as const;
 
 /** The record as one line (no newline). */
 export function formatRecord(record: LogRecord, style: LineStyle): string {
@@ -83,7 +85,8 @@ export function formatTime(ms: number, mode: LogTime): string {
   );
 }
 
-// text: `<time> <app>:<slot> pid=<pid> gen=<gen> <out|err> | <msg>` for workers, `<time> [<app>] nsup <level> | <msg>` for events.
+// text: `<time> <app>:<slot> pid=<pid> gen=<gen> <out|err> | <msg>` for workers, `<time> <app>:<job> pid=<pid> <out|err> | <msg>`
+// for jobs (a job name starts with a letter, a slot is a number: parseLine tells them apart), `<time> [<app>] nsup <level> | <msg>` for events.
 function textLine(r: LogRecord, style: LineStyle): string {
   const time = formatTime(r.time, style.time);
   const head: string[] = time ? [time] : [];
@@ -92,7 +95,7 @@ function textLine(r: LogRecord, style: LineStyle): string {
     const level = r.level ?? 'info';
     head.push('nsup', style.color ? colorLevel(level) : level);
   } else {
-    head.push(`${r.app ?? '?'}:${r.worker ?? '?'}`);
+    head.push(`${r.app ?? '?'}:${r.job ?? r.worker ?? '?'}`);
     if (r.pid !== undefined) head.push(`pid=${r.pid}`);
     if (r.gen !== undefined) head.push(`gen=${r.gen}`);
     head.push(r.stream);
@@ -110,6 +113,7 @@ function jsonLine(r: LogRecord, mode: LogTime): string {
     return JSON.stringify({ ...own, ...(r.app !== undefined && fields.app === undefined ? { app: r.app } : {}), ...fields, stream: 'nsup' });
   }
   own.app = r.app;
+  if (r.job !== undefined) own.job = r.job;
   own.worker = r.worker;
   own.pid = r.pid;
   own.gen = r.gen;
@@ -133,7 +137,8 @@ export function jsonObjectOf(line: string): Record<string, unknown> | undefined 
 }
 
 const TEXT_TIME = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:\d\d)$/;
-const WORKER_SOURCE = /^(.+):(\d+|\?)$/;
+// `<app>:<slot>` (a number, or '?') or `<app>:<job>` (a job name: a letter first).
+const WORKER_SOURCE = /^(.+):(\d+|\?|[A-Za-z][A-Za-z0-9._-]*)$/;
 
 /** A line nsup wrote (text or JSON, with or without a priority prefix) back as a record; null if it is not one of nsup's. */
 export function parseLine(line: string): LogRecord | null {
@@ -150,7 +155,8 @@ export function parseLine(line: string): LogRecord | null {
     const source = WORKER_SOURCE.exec(head[0] ?? '');
     if (!source) return null;
     const record: LogRecord = { time, app: source[1]!, stream: last, msg };
-    if (source[2] !== '?') record.worker = Number(source[2]);
+    if (/^\d+$/.test(source[2]!)) record.worker = Number(source[2]);
+    else if (source[2] !== '?') record.job = source[2]!;
     for (const token of head.slice(1, -1)) {
       const [key, value] = token.split('=');
       if (key === 'pid') record.pid = Number(value);
@@ -171,11 +177,12 @@ function parseJsonLine(line: string): LogRecord | null {
   const time = typeof o.time === 'number' ? o.time : typeof o.time === 'string' ? Date.parse(o.time) : NaN;
   const app = typeof o.app === 'string' ? o.app : undefined;
   if (o.stream === 'out' || o.stream === 'err') {
-    const { app: _a, worker, pid, gen, stream, ...rest } = o;
+    const { app: _a, job, worker, pid, gen, stream, ...rest } = o;
     // A plain line was written as { time, …, msg }; anything more was the app's own JSON object.
     const plain = Object.keys(rest).every((key) => key === 'time' || key === 'msg') && typeof rest.msg === 'string';
     const record: LogRecord = plain ? { time, stream, msg: rest.msg as string } : { time, stream, msg: JSON.stringify(rest), fields: rest };
     if (app !== undefined) record.app = app;
+    if (typeof job === 'string') record.job = job;
     if (typeof worker === 'number') record.worker = worker;
     if (typeof pid === 'number') record.pid = pid;
     if (typeof gen === 'number') record.gen = gen;

@@ -39,8 +39,8 @@ export function forwardWorkerOutput(opts: { stdout: Readable | null; stderr: Rea
     opts.output.record({ time: Date.now(), app, worker: slot, ...(pid !== undefined ? { pid } : {}), gen: generation, stream, msg });
   const toErr = record('err');
   const done = [
-    forward(opts.stdout, record('out'), opts.output),
-    forward(opts.stderr, (line) => {
+    forwardLines(opts.stdout, record('out'), opts.output),
+    forwardLines(opts.stderr, (line) => {
       stderrTail.push(line.length > TAIL_LINE_CHARS ? `${headOf(line, TAIL_LINE_CHARS)}…` : line);
       if (stderrTail.length > STDERR_TAIL) stderrTail.shift();
       toErr(line);
@@ -49,7 +49,11 @@ export function forwardWorkerOutput(opts: { stdout: Readable | null; stderr: Rea
   return { stderrTail, closed: Promise.all(done).then(() => undefined) };
 }
 
-function forward(stream: Readable | null, onLine: (line: string) => void, output: Output): Promise<void> {
+/**
+ * Split a process's stream into lines for `onLine`, pausing the stream while the shared output's
+ * destinations are full (at most MAX_PAUSE_MS). Resolves when the stream ended. Job output uses it too.
+ */
+export function forwardLines(stream: Readable | null, onLine: (line: string) => void, output: Output): Promise<void> {
   if (!stream) return Promise.resolve();
   const splitter = new LineSplitter(onLine);
   stream.on('data', (chunk: Buffer) => {

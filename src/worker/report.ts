@@ -3,6 +3,7 @@
 // connections, the response each one serves): nothing runs per request or connection for them.
 import { NSUP_IPC, type ConnectionsMessage } from '../ipc/protocol.ts';
 import { httpConnectionCount, liveResponses } from './connections.ts';
+import { requestCount } from './requests.ts';
 import { isEventStream } from './sse.ts';
 import { upgraded } from './websockets.ts';
 
@@ -17,12 +18,15 @@ export function connectionCounts(): Omit<ConnectionsMessage, 'nsup' | 'type'> {
     responses++;
     if (isEventStream(response)) stream++;
   }
+  const requests = requestCount();
   return {
     inFlight: responses - stream,
     // Open HTTP connections without a request in progress (an upgraded one is no longer HTTP).
     keepAlive: Math.max(0, httpConnectionCount() - responses),
     websocket: upgraded.size,
     stream,
+    // With maxRequests only (status shows how far each worker is from its limit).
+    ...(requests === null ? {} : { requests }),
   };
 }
 
@@ -33,7 +37,7 @@ export function reportConnections(): void {
   setInterval(() => {
     if (!process.connected) return;
     const counts = connectionCounts();
-    if (last && counts.inFlight === last.inFlight && counts.keepAlive === last.keepAlive && counts.websocket === last.websocket && counts.stream === last.stream) return;
+    if (last && counts.inFlight === last.inFlight && counts.keepAlive === last.keepAlive && counts.websocket === last.websocket && counts.stream === last.stream && counts.requests === last.requests) return;
     last = counts;
     process.send?.({ nsup: NSUP_IPC, type: 'connections', ...counts } satisfies ConnectionsMessage);
   }, REPORT_MS).unref();

@@ -16,6 +16,7 @@ import { appListenerCount, interceptSignals, takeDefaultAction, type StopSignal 
 import { trackServer } from './connections.ts';
 import { drainPhase, runDrain } from './drain.ts';
 import { reportConnections } from './report.ts';
+import { countRequests, requestLimitFromEnv, watchServer } from './requests.ts';
 import { claimChannel, sharedChannel, underNsup } from './shared.ts';
 
 const diagnostics = process.getBuiltinModule('node:diagnostics_channel');
@@ -34,6 +35,9 @@ const REASONS: readonly DrainReason[] = ['reload', 'stop', 'scale', 'replace'];
 let draining: Promise<void> | null = null;
 
 function install(): void {
+  // maxRequests: counted only when the primary set a limit; otherwise nothing is added (requests.ts).
+  const requestLimit = requestLimitFromEnv();
+  if (requestLimit !== null) countRequests(requestLimit);
   diagnostics.tracingChannel('net.server.listen').subscribe({
     start() {},
     end() {},
@@ -41,7 +45,9 @@ function install(): void {
     error() {},
     asyncEnd(message) {
       const server = (message as { server?: net.Server }).server;
-      if (server) trackServer(server);
+      if (!server) return;
+      trackServer(server);
+      if (requestLimit !== null) watchServer(server);
     },
   });
   // Requests are not tracked until a drain starts (connections.ts): a per-request subscription

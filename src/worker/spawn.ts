@@ -24,6 +24,8 @@ export interface SpawnRequest {
   generation: number;
   /** Sticky apps: the worker that should take a connection from `ip` on `port` (null: the one round-robin chose). */
   route?: (ip: string, port: number | null) => SpawnedWorker | null;
+  /** maxRequests: how many requests this worker serves before asking to be recycled (null/absent: no counting at all). */
+  requestLimit?: number | null;
 }
 
 /** Where a spawned worker's events go (the supervisor enqueues each one). */
@@ -121,7 +123,7 @@ function processOf(handle: SpawnedWorker | null): ChildProcess | null {
 }
 
 /** Fork a worker with NSUP_APP, NSUP_WORKER_ID and the app's instanceVar (the stable slot) in its env, above the app's env (cluster.fork puts the supervisor's env below both). */
-function forkCluster({ app, slot, generation }: SpawnRequest, token: string): Worker {
+function forkCluster({ app, slot, generation, requestLimit }: SpawnRequest, token: string): Worker {
   // setupPrimary settings apply to the next fork only; several apps share the one cluster module.
   cluster.setupPrimary({
     exec: app.script,
@@ -147,6 +149,8 @@ function forkCluster({ app, slot, generation }: SpawnRequest, token: string): Wo
     // sd_notify library must not announce readiness early under NotifyAccess=all.
     NOTIFY_SOCKET: undefined,
     NSUP_HEARTBEAT_MS: app.heartbeatTimeoutMs === null ? undefined : String(heartbeatInterval(app.heartbeatTimeoutMs)),
+    // Only set when maxRequests is: without it the worker adds nothing per request (requests.ts).
+    NSUP_MAX_REQUESTS: requestLimit != null && requestLimit > 0 ? String(requestLimit) : undefined,
   });
 }
 

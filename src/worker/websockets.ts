@@ -4,6 +4,7 @@
 import type http from 'node:http';
 import type net from 'node:net';
 import type { DrainReason } from '../ipc/protocol.ts';
+import { noteUpgrade } from './requests.ts';
 
 /** Open sockets upgraded with `Upgrade: websocket` (only these are ever touched). */
 export const upgraded = new Set<net.Socket>();
@@ -82,6 +83,8 @@ function adopt(request: http.IncomingMessage | undefined, socket: net.Socket | u
   if (!socket || typeof upgrade !== 'string' || upgrade.toLowerCase() !== 'websocket' || upgraded.has(socket)) return;
   upgraded.add(socket);
   socket.once('close', () => upgraded.delete(socket));
+  // maxRequests counts a WebSocket as a request (a no-op without maxRequests).
+  noteUpgrade();
 }
 
 interface LibraryWebSocket {

@@ -62,3 +62,23 @@ describe('start flags come from the schema tables', () => {
     expect(flagForKeyPath('apps[0].restart.delay')).toBeUndefined();
   });
 });
+
+describe('issue 16 flags: --singleton, --max-requests, --max-requests-jitter, --recycle', () => {
+  it('become the app keys', async () => {
+    const { app } = overridesFromFlags(await start('app.js', '--singleton', '--max-requests', '1000', '--max-requests-jitter', '50', '--recycle', '0 4 * * *'));
+    expect(app).toEqual({ singleton: true, maxRequests: 1000, maxRequestsJitter: 50, recycle: '0 4 * * *' });
+    const config = await configFromFlags(await start(join(dir, 'server.js'), '--singleton', '--max-requests', '1000', '--max-requests-jitter', '50', '--recycle', '*/10 * * * * *'));
+    expect(config.apps[0]).toMatchObject({ singleton: true, instances: 1, maxRequests: 1000, maxRequestsJitter: 50, recycle: { schedule: '*/10 * * * * *', timezone: null } });
+  });
+
+  it('errors name the flag: --singleton -i 2 names --instances, a bad --recycle names --recycle', async () => {
+    const singleton = await configFromFlags(await start(join(dir, 'server.js'), '--singleton', '-i', '2')).catch((e: unknown) => e);
+    expect((singleton as Error).message).toBe('Invalid config on the command line at --instances: singleton: true runs exactly one worker, but instances is 2. Remove instances or set it to 1.');
+    const recycle = await configFromFlags(await start(join(dir, 'server.js'), '--recycle', '@reboot')).catch((e: unknown) => e);
+    expect((recycle as Error).message).toMatch(/^Invalid config on the command line at --recycle: got "@reboot" \(string\); expected a cron expression: .*'@reboot' is not supported/);
+    const jitter = await configFromFlags(await start(join(dir, 'server.js'), '--max-requests-jitter', '5')).catch((e: unknown) => e);
+    expect((jitter as Error).message).toMatch(/^Invalid config on the command line at --max-requests-jitter: maxRequestsJitter adds to maxRequests, which is not set\./);
+    const requests = await configFromFlags(await start(join(dir, 'server.js'), '--max-requests', '0')).catch((e: unknown) => e);
+    expect((requests as Error).message).toMatch(/^Invalid config on the command line at --max-requests: got 0 \(number\); expected a positive integer of requests/);
+  });
+});

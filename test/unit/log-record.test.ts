@@ -63,6 +63,39 @@ describe('parseLine', () => {
     );
   });
 
+  // Issue 16: a job's lines carry its name instead of a slot (`web:backup pid=… out | …`, JSON `job`).
+  const jobRecords = fc.record({
+    time: fc.integer({ min: 0, max: 4102444800000 }),
+    app: fc.stringMatching(/^[A-Za-z0-9][A-Za-z0-9._-]{0,15}$/),
+    job: fc.stringMatching(/^[A-Za-z][A-Za-z0-9._-]{0,15}$/),
+    pid: fc.integer({ min: 1, max: 4194304 }),
+    stream: fc.constantFrom('out' as const, 'err' as const),
+    msg: fc.string({ unit: 'grapheme', maxLength: 200 }).map((s) => s.replace(/[\r\n]/g, ' ')),
+  });
+
+  it('reads back every job record it wrote ({ app, job, pid, stream }), in each format', () => {
+    fc.assert(
+      fc.property(jobRecords, fc.constantFrom<LineStyle['format']>('text', 'json'), fc.constantFrom<LineStyle['time']>('iso', 'off'), fc.boolean(), (record, format, time, priority) => {
+        const back = parseLine(formatRecord(record, { format, time, priority }));
+        expect(back).not.toBeNull();
+        const { fields: _f, ...rest } = back!;
+        expect(rest).toEqual({ ...record, time: time === 'off' ? NaN : record.time });
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('a job line: `<app>:<job>` in text, a job field in JSON (nsup\'s, over an app object\'s own job key)', () => {
+    const line: LogRecord = { time: worker.time, app: 'web', job: 'backup', pid: 4312, stream: 'err', msg: 'dump done' };
+    expect(formatRecord(line, text)).toBe('2026-12-01T13:26:16.123Z web:backup pid=4312 err | dump done');
+    expect(JSON.parse(formatRecord(line, json))).toEqual({ time: '2026-12-01T13:26:16.123Z', app: 'web', job: 'backup', pid: 4312, stream: 'err', msg: 'dump done' });
+    const pino = { level: 30, msg: 'hello', job: 'mine' };
+    expect(JSON.parse(formatRecord({ ...line, msg: JSON.stringify(pino), fields: pino }, json))).toMatchObject({ app: 'web', job: 'backup', level: 30 });
+    expect(parseLine('web:0 pid=1 out | x')).toEqual({ time: NaN, app: 'web', worker: 0, pid: 1, stream: 'out', msg: 'x' });
+    expect(parseLine('web:?  out | x')).toMatchObject({ app: 'web', stream: 'out' });
+    expect(parseLine('web:?  out | x')).not.toHaveProperty('job');
+  });
+
   it('reads events back, and an app JSON line as its fields; a line that is not nsup\'s is null', () => {
     expect(parseLine(formatRecord(event, text))).toEqual({ time: event.time, app: 'web', stream: 'nsup', level: 'warn', msg: 'worker 0 is slow' });
     expect(parseLine(formatRecord(event, json))).toMatchObject({ time: event.time, app: 'web', stream: 'nsup', level: 'warn', msg: 'worker 0 is slow' });

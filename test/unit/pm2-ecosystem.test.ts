@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { renderConfig } from '../../src/cli/run-import.ts';
 import { defaultConfigFile, isConfigFileName, loadConfigFile, loadEcosystem } from '../../src/config/load.ts';
-import { fromPm2, isPm2Ecosystem } from '../../src/config/pm2.ts';
+import { fromPm2, inPm2Terms, isPm2Ecosystem } from '../../src/config/pm2.ts';
 import { IGNORED } from '../../src/config/pm2-keys.ts';
 import { resolveConfig } from '../../src/config/schema.ts';
 import { resolveInstances } from '../../src/cpus.ts';
@@ -101,6 +101,8 @@ describe('what each PM2 key becomes', () => {
     ["log_type 'json'", { log_type: 'json' }, { logFormat: 'json' }],
     ['time false', { time: false }, { logTime: 'off' }],
     ['exec alias of script', { exec: './other.js' }, { script: './other.js' }],
+    ['cron_restart: a rolling reload on that schedule', { cron_restart: '0 4 * * *' }, { recycle: '0 4 * * *' }],
+    ['cron (alias)', { cron: '*/30 * * * * *' }, { recycle: '*/30 * * * * *' }],
     ["nsup's own keys pass through and win", { max_memory_restart: '300M', maxMemory: '1GB', restart: { maxDelay: '2s' }, min_uptime: 1000 }, { maxMemory: '1GB', restart: { minUptime: 1000, maxDelay: '2s' } }],
   ])('%s', (_what, pm2, expected) => {
     expect(convert(pm2).app).toMatchObject(expected);
@@ -129,7 +131,7 @@ describe('what each PM2 key becomes', () => {
 
 describe('warnings: one per key mapped differently or ignored, never silently', () => {
   it('every ignored PM2 key gets its own line, naming the file and the key', () => {
-    const ignored = Object.fromEntries(Object.keys(IGNORED).map((key) => [key, key === 'cron_restart' ? '0 0 * * *' : true]));
+    const ignored = Object.fromEntries(Object.keys(IGNORED).map((key) => [key, true]));
     const { config, warnings } = fromPm2({ apps: [{ script: './app.js', exec_mode: 'cluster', ...ignored }], deploy: { production: {} } }, { file: FILE });
     expect(warnings.map((w) => w.key).sort()).toEqual([...Object.keys(IGNORED).map((k) => `apps[0].${k}`), 'deploy'].sort());
     for (const w of warnings) expect(w.message.startsWith(`ecosystem.config.js ${w.key}: `), w.message).toBe(true);
@@ -149,6 +151,7 @@ describe('warnings: one per key mapped differently or ignored, never silently', 
     ['a name nsup does not take', { name: 'limit worker' }, /becomes 'limit-worker'/],
     ['ignore_watch without watch', { ignore_watch: ['logs'] }, /ignored: watch is off/],
     ['a key PM2 does not have', { maxMemoryRestart: '1G' }, /not a PM2 app key nsup knows/],
+    ['cron_restart', { cron_restart: '0 4 * * *' }, /^ecosystem\.config\.js apps\[0\]\.cron_restart: '0 4 \* \* \*' becomes recycle: a rolling reload on that schedule \(new workers up before the old ones drain\), never a restart$/],
   ])('%s', (_what, pm2, message) => {
     const { warnings } = fromPm2({ apps: [{ script: './app.js', exec_mode: 'cluster', ...pm2 }] }, { file: FILE });
     expect(warnings.map((w) => w.message).join('\n')).toMatch(message);
@@ -235,5 +238,32 @@ describe('nsup import', () => {
     writeFileSync(file, "export default { apps: [{ script: './app.js' }] };\n");
     await expect(loadEcosystem(file)).rejects.toThrow(ConfigLoadError);
     await expect(loadEcosystem(file)).rejects.toThrow(/not a PM2 ecosystem file/);
+  });
+});
+
+describe('issue 16: cron_restart', () => {
+  it('becomes recycle with one warning, and 0 (PM2: no cron restart) becomes nothing, silently', () => {
+    const { app, keys } = convert({ cron_restart: '0 4 * * *' });
+    expect(app.recycle).toBe('0 4 * * *');
+    expect(keys).toEqual(['apps[0].cron_restart']);
+    for (const off of [0, '0']) {
+      const none = convert({ cron_restart: off });
+      expect(none.app).not.toHaveProperty('recycle');
+      expect(none.keys).toEqual([]);
+    }
+  });
+
+  it('a bad pattern is refused by the schema, naming the PM2 key it came from', () => {
+    writeFileSync(join(dir, 'app.js'), '');
+    const { config, origins } = fromPm2({ apps: [{ script: './app.js', cron_restart: '61 * * * *' }] }, { file: join(dir, 'ecosystem.config.js') });
+    let error: unknown;
+    try {
+      resolveConfig(config, { file: join(dir, 'ecosystem.config.js'), baseDir: dir });
+    } catch (e) {
+      error = inPm2Terms(e, origins);
+    }
+    expect(error).toBeInstanceOf(ConfigInvalidError);
+    expect((error as ConfigInvalidError).keyPath).toBe('apps[0].cron_restart');
+    expect((error as Error).message).toMatch(/at apps\[0\]\.cron_restart \(nsup's apps\[0\]\.recycle\): got "61 \* \* \* \*" \(string\); expected a cron expression/);
   });
 });

@@ -331,3 +331,127 @@ describe('parseDuration / parseSize', () => {
     }
   });
 });
+
+describe('issue 16: jobs, singleton, maxRequests, recycle', () => {
+  const resolved = (extra: Record<string, unknown>) => resolveConfig(app(extra), ctx).apps[0]!;
+  const job = (extra: Record<string, unknown> = {}) => ({ name: 'backup', schedule: '0 4 * * *', script: './worker.mjs', ...extra });
+  const CRON = "a cron expression: 5 fields (minute hour day month weekday) or 6 with seconds first, e.g. '0 4 * * *' or '*/10 * * * * *'";
+
+  it('defaults: no jobs, not a singleton, maxRequests off, no jitter, no recycle', () => {
+    expect(resolved({})).toMatchObject({ jobs: [], singleton: false, maxRequests: null, maxRequestsJitter: 0, recycle: null });
+  });
+
+  it('resolves a job: script against the app cwd, nodeArgs inherited from the app, timeout in ms, defaults', () => {
+    const a = resolved({ cwd: 'sub', script: 'server.js', nodeArgs: ['--no-warnings'], jobs: [job({ script: './server.js', timezone: 'Europe/Paris' }), job({ name: 'sync', schedule: '*/10 * * * * *', script: 'server.js', args: ['--full'], nodeArgs: [], env: { A: 1 }, timeout: '2m', overlap: 'queue' })] });
+    expect(a.jobs).toEqual([
+      { name: 'backup', schedule: '0 4 * * *', timezone: 'Europe/Paris', script: join(dir, 'sub', 'server.js'), args: [], nodeArgs: ['--no-warnings'], env: {}, timeoutMs: null, overlap: 'skip' },
+      { name: 'sync', schedule: '*/10 * * * * *', timezone: null, script: join(dir, 'sub', 'server.js'), args: ['--full'], nodeArgs: [], env: { A: '1' }, timeoutMs: 120_000, overlap: 'queue' },
+    ]);
+    // Plain data: nsup deploy sends it as JSON.
+    expect(JSON.parse(JSON.stringify(a.jobs))).toEqual(a.jobs);
+  });
+
+  it('rejects jobs that are not an array, duplicate names and bad names, with the exact messages', () => {
+    expect(invalid(app({ jobs: { backup: {} } })).message).toBe(
+      `Invalid config in ${file} at apps[0].jobs: got {…} (object); expected an array of jobs, e.g. [{ name: 'backup', schedule: '0 4 * * *', script: './jobs/backup.js' }].`,
+    );
+    const dup = invalid(app({ jobs: [job(), job({ schedule: '0 5 * * *' })] }));
+    expect(dup.keyPath).toBe('apps[0].jobs[1].name');
+    expect(dup.message).toBe(`Invalid config in ${file} at apps[0].jobs[1].name: duplicate job name "backup"; jobs[0] has it too. Set a distinct name.`);
+    for (const name of ['1st', 'a b', '', undefined]) {
+      const err = invalid(app({ jobs: [job({ name })] }));
+      expect(err.keyPath).toBe('apps[0].jobs[0].name');
+      expect(err.message).toMatch(/; expected a job name of letters, digits, '\.', '_' and '-', starting with a letter\.$/);
+    }
+    expect(invalid(app({ jobs: ['backup'] })).message).toContain("at apps[0].jobs[0]: got \"backup\" (string); expected a job object like { name: 'backup'");
+    const unknown = invalid(app({ jobs: [job({ cron: '* * * * *' })] }));
+    expect(unknown.keyPath).toBe('apps[0].jobs[0].cron');
+    expect(unknown.message).toContain('Accepted keys: name, schedule, timezone, script, args, nodeArgs, env, timeout, overlap.');
+  });
+
+  it.each([
+    ['61 * * * *', `${CRON} (croner: Invalid value for minute: 61)`],
+    ['2027-01-01T00:00', `${CRON}, not a date: a job runs on a schedule`],
+    ['@reboot', `${CRON}; '@reboot' is not supported: for work at start use a primary hook (docs/primary-hooks.md)`],
+    ['0 0 30 2 *', `${CRON} that matches a date: '0 0 30 2 *' never does; fix the expression`],
+  ])('rejects the job schedule %s', (schedule, expected) => {
+    const err = invalid(app({ jobs: [job({ schedule })] }));
+    expect(err.keyPath).toBe('apps[0].jobs[0].schedule');
+    expect(err.message).toBe(`Invalid config in ${file} at apps[0].jobs[0].schedule: got ${JSON.stringify(schedule)} (string); expected ${expected}.`);
+  });
+
+  it('rejects a bad time zone, a missing job script, a bad timeout, overlap, env and args', () => {
+    expect(invalid(app({ jobs: [job({ timezone: 'Mars/Olympus' })] })).message).toBe(
+      `Invalid config in ${file} at apps[0].jobs[0].timezone: got "Mars/Olympus" (string); expected an IANA time zone such as 'Europe/Paris' or 'UTC'.`,
+    );
+    const script = invalid(app({ jobs: [job({ script: './jobs/backup.js' })] }));
+    expect(script.keyPath).toBe('apps[0].jobs[0].script');
+    expect(script.message).toBe(
+      `Invalid config in ${file} at apps[0].jobs[0].script: file not found: ${join(dir, 'jobs', 'backup.js')} (resolved from './jobs/backup.js' against ${dir}). Fix the path or set cwd.`,
+    );
+    expect(invalid(app({ jobs: [job({ script: './sub' })] })).message).toContain(`at apps[0].jobs[0].script: not a file: ${join(dir, 'sub')}`);
+    expect(invalid(app({ jobs: [job({ script: undefined })] })).message).toContain('at apps[0].jobs[0].script: got nothing (the key is missing)');
+    expect(invalid(app({ jobs: [job({ timeout: 'soon' })] })).message).toContain("at apps[0].jobs[0].timeout: got \"soon\" (string); expected a duration like '500ms'");
+    expect(invalid(app({ jobs: [job({ timeout: 0 })] })).message).toContain("at apps[0].jobs[0].timeout: got 0 (number); expected a duration above 0 like '30s' or '10m', or 'off'.");
+    expect(resolved({ jobs: [job({ timeout: 'off' })] }).jobs[0]!.timeoutMs).toBeNull();
+    expect(invalid(app({ jobs: [job({ overlap: 'parallel' })] })).message).toContain(`at apps[0].jobs[0].overlap: got "parallel" (string); expected 'skip' or 'queue'.`);
+    expect(invalid(app({ jobs: [job({ env: { TOKEN: { a: 1 } } })] })).message).toContain('at apps[0].jobs[0].env.TOKEN: got {…} (object); expected a string, number or boolean.');
+    expect(invalid(app({ jobs: [job({ args: '--full' })] })).keyPath).toBe('apps[0].jobs[0].args');
+    expect(invalid(app({ jobs: [job({ nodeArgs: [1] })] })).keyPath).toBe('apps[0].jobs[0].nodeArgs[0]');
+  });
+
+  it('singleton: one worker; instances other than 1 is an error naming instances', () => {
+    expect(resolved({ singleton: true })).toMatchObject({ singleton: true, instances: 1, instancesSource: 'singleton: true' });
+    expect(resolved({ singleton: true, instances: 1 }).instances).toBe(1);
+    const err = invalid(app({ singleton: true, instances: 4 }));
+    expect(err.keyPath).toBe('apps[0].instances');
+    expect(err.message).toBe(`Invalid config in ${file} at apps[0].instances: singleton: true runs exactly one worker, but instances is 4. Remove instances or set it to 1.`);
+    expect(invalid(app({ singleton: true, instances: 'max' })).message).toContain("but instances is 'max'.");
+    expect(invalid(app({ singleton: 'yes' })).message).toContain('at apps[0].singleton: got "yes" (string); expected true or false.');
+  });
+
+  it('maxRequests and maxRequestsJitter', () => {
+    expect(resolved({ maxRequests: 1000, maxRequestsJitter: 200 })).toMatchObject({ maxRequests: 1000, maxRequestsJitter: 200 });
+    expect(resolved({ maxRequests: 'off' }).maxRequests).toBeNull();
+    for (const bad of [0, -1, 1.5, '1000', Number.NaN, Infinity]) {
+      const err = invalid(app({ maxRequests: bad }));
+      expect(err.keyPath).toBe('apps[0].maxRequests');
+      expect(err.message).toMatch(/; expected a positive integer of requests, e.g\. 1000, or 'off'\.$/);
+    }
+    expect(invalid(app({ maxRequests: 1000, maxRequestsJitter: -1 })).message).toBe(
+      `Invalid config in ${file} at apps[0].maxRequestsJitter: got -1 (number); expected a non-negative integer of requests, e.g. 100.`,
+    );
+    expect(invalid(app({ maxRequestsJitter: 50 })).message).toBe(
+      `Invalid config in ${file} at apps[0].maxRequestsJitter: maxRequestsJitter adds to maxRequests, which is not set. Set maxRequests (e.g. 1000) or remove maxRequestsJitter.`,
+    );
+    expect(resolved({ maxRequestsJitter: 0 }).maxRequestsJitter).toBe(0);
+  });
+
+  it('recycle: a cron expression, { schedule, timezone }, or off', () => {
+    expect(resolved({ recycle: '0 4 * * *' }).recycle).toEqual({ schedule: '0 4 * * *', timezone: null });
+    expect(resolved({ recycle: { schedule: '0 4 * * *', timezone: 'UTC' } }).recycle).toEqual({ schedule: '0 4 * * *', timezone: 'UTC' });
+    expect(resolved({ recycle: 'off' }).recycle).toBeNull();
+    expect(resolved({ recycle: false }).recycle).toBeNull();
+    expect(invalid(app({ recycle: '61 * * * *' })).message).toBe(
+      `Invalid config in ${file} at apps[0].recycle: got "61 * * * *" (string); expected ${CRON} (croner: Invalid value for minute: 61).`,
+    );
+    const nested = invalid(app({ recycle: { schedule: '@reboot' } }));
+    expect(nested.keyPath).toBe('apps[0].recycle.schedule');
+    expect(invalid(app({ recycle: { schedule: '0 4 * * *', timezone: 'Nowhere' } })).keyPath).toBe('apps[0].recycle.timezone');
+    expect(invalid(app({ recycle: { schedule: '0 4 * * *', tz: 'UTC' } })).message).toContain('Accepted keys: schedule, timezone.');
+    expect(invalid(app({ recycle: 42 })).message).toBe(
+      `Invalid config in ${file} at apps[0].recycle: got 42 (number); expected a cron expression such as '0 4 * * *', an object like { schedule: '0 4 * * *', timezone: 'Europe/Paris' }, or 'off'.`,
+    );
+    expect(invalid(app({ recycle: '' })).keyPath).toBe('apps[0].recycle');
+  });
+
+  it("PM2's cron_restart in an nsup config says it is now recycle", () => {
+    expect(invalid(app({ cron_restart: '0 4 * * *' })).message).toContain("unknown key; it is now recycle ('0 4 * * *'): a rolling reload on a schedule, never a restart.");
+  });
+
+  it('is deep-frozen with the rest', () => {
+    const a = resolved({ jobs: [job()], recycle: '0 4 * * *' });
+    expect(Object.isFrozen(a.jobs[0])).toBe(true);
+    expect(Object.isFrozen(a.recycle)).toBe(true);
+  });
+});
