@@ -1,6 +1,7 @@
 // The core's timers, derived from the table instead of stored in it: the next moment at which a
 // reconcile pass has something to do (a backoff ends, a kill or listen deadline passes, a heartbeat
-// is overdue). The Supervisor arms one timer for it; no timer can outlive the record it was for.
+// is overdue, a job's tick is due). The Supervisor arms one timer for it; no timer can outlive the record it was for.
+import { scheduleDeadlines } from '../jobs/reconcile-schedules.ts';
 import { coveredSlots, isUp, type CoreModel } from './model.ts';
 import { heartbeatDeadline } from './reconcile-replace.ts';
 import { onlineUpAt, slowAt } from './readiness.ts';
@@ -32,6 +33,8 @@ export function nextDeadline(model: CoreModel, now: number): number {
       if (worker.replaceFailures > 0) consider(worker.replaceAfter);
     }
     if (app.op?.kind === 'restart') consider(app.op.upBy);
+    // Job ticks, timeouts and kill deadlines, and the recycle schedule: the same one timer.
+    scheduleDeadlines(app.scheduled, app.config.killTimeoutMs, model.stopping !== null || app.op?.kind === 'stop', consider);
   }
   return next;
 }

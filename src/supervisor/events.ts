@@ -1,4 +1,5 @@
 import type { ResolvedApp } from '../config/define.ts';
+import type { JobRunOutcome } from '../jobs/model.ts';
 import type { AppOpResult, ReloadResult } from './model.ts';
 
 // Every input of the primary, as one union. Signal handlers, cluster events, IPC messages, the
@@ -27,6 +28,10 @@ export type SupervisorEvent =
   | { type: 'app-op'; app: string; op: 'stop' | 'restart' | 'scale'; to?: number; delta?: number; finish: (result: AppOpResult) => void }
   /** A message from outside (nsup send) for the on(topic) handlers of one worker or all. */
   | { type: 'deliver'; app: string; to: number | 'all'; topic: string; data: unknown; reply: (result: { delivered: number[] } | Error) => void }
+  /** A job's process exited and its output is read to the end (or it could not be started: spawnError). */
+  | { type: 'job-exit'; app: string; job: string; run: number; code: number | null; signal: string | null; output: string[]; spawnError?: string }
+  /** Run one of an app's jobs now (nsup run); `finish` gets its outcome once it ended, or why it did not run. */
+  | { type: 'job-run'; app: string; job: string; finish: (outcome: JobRunOutcome) => void }
   /** SIGUSR2: reopen the log files. */
   | { type: 'reopen-logs' }
   /** SIGTERM/SIGINT (or an API call): drain everything and stop; a second one stops at once. */

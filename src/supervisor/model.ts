@@ -2,6 +2,7 @@
 // (workers and the facts observed about them). observe.ts writes the facts and commands,
 // reconcile.ts the decisions, the Supervisor's fork effect the pid: each field says its writer.
 import type { ResolvedApp } from '../config/define.ts';
+import { emptySchedule, type AppSchedule } from '../jobs/model.ts';
 import type { Logger } from '../log/logger.ts';
 import type { AppState } from './app-state.ts';
 import type { StopReason } from './backoff.ts';
@@ -53,6 +54,10 @@ export interface WorkerModel {
   /** Decided: failed replacements of this worker so far, and no new attempt before `replaceAfter`. */
   replaceFailures: number;
   replaceAfter: number;
+  /** Decided at fork (maxRequests + its jitter): it asks to be replaced after this many requests; null: maxRequests is off. */
+  readonly requestLimit: number | null;
+  /** Observed: the requests it served so far (its recycle and connections messages); null: not counted or not reported yet. */
+  requests: number | null;
 }
 
 /** A worker's open connections by kind (the worker runtime reports them when they change). */
@@ -116,6 +121,8 @@ export interface ReloadRun {
   readonly startedAt: number;
   /** surge: new workers come up next to the old; retire: committed, the old ones drain. */
   phase: 'surge' | 'retire';
+  /** A singleton app (before or after): the old worker is stopped first, and the new one forks once it exited. */
+  readonly handover: boolean;
   /** Slot → why that new worker failed before the reload committed. */
   failed: Map<number, string>;
   finish: (result: ReloadResult) => void;
@@ -168,8 +175,10 @@ export interface AppModel {
   state: AppState;
   lastFailure: Failure | null;
   lastReload: ReloadResult | null;
-  /** Reconcile: monotonic counters since start (Prometheus). */
-  counters: { restarts: number; reloadsDone: number; reloadsRolledBack: number };
+  /** Reconcile: monotonic counters since start (Prometheus). recycledRequests: workers replaced for maxRequests; recycleTicks: recycle schedule ticks. */
+  counters: { restarts: number; reloadsDone: number; reloadsRolledBack: number; recycledRequests: number; recycleTicks: number };
+  /** The app's jobs and recycle schedule (src/jobs/model.ts): they belong to the app, not to a generation or a worker. */
+  scheduled: AppSchedule;
 }
 
 /** The whole table. */
@@ -183,11 +192,13 @@ export interface CoreModel {
   finished: boolean;
   /** Reconcile (the start command): supervising has begun. */
   started: boolean;
+  /** The last tick each job ran for before this start (the ledger; key app\0job\0schedule\0timezone): for the missed-while-down report. */
+  lastTicks: ReadonlyMap<string, number>;
 }
 
 /** Build the table for a config's apps: every slot empty, nothing running yet. */
-export function createModel(apps: readonly ResolvedApp[]): CoreModel {
-  const model: CoreModel = { apps: new Map(), stopRequests: [], stopping: null, finished: false, started: false };
+export function createModel(apps: readonly ResolvedApp[], lastTicks: ReadonlyMap<string, number> = new Map()): CoreModel {
+  const model: CoreModel = { apps: new Map(), stopRequests: [], stopping: null, finished: false, started: false, lastTicks };
   for (const config of apps) {
     model.apps.set(config.name, {
       name: config.name,
@@ -204,7 +215,8 @@ export function createModel(apps: readonly ResolvedApp[]): CoreModel {
       state: 'starting',
       lastFailure: null,
       lastReload: null,
-      counters: { restarts: 0, reloadsDone: 0, reloadsRolledBack: 0 },
+      counters: { restarts: 0, reloadsDone: 0, reloadsRolledBack: 0, recycledRequests: 0, recycleTicks: 0 },
+      scheduled: emptySchedule(),
     });
   }
   return model;

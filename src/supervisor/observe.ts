@@ -1,7 +1,8 @@
 // Recording facts: each event writes what happened into the table (a worker listened, exited, sent
 // a heartbeat; a reload or a stop was asked for) and decides nothing. reconcile.ts decides.
 import type { Logger } from '../log/logger.ts';
-import { isConnectionsMessage, isHeartbeat, isReadyMessage, isShutdownDone, type ConnectionsMessage } from '../ipc/protocol.ts';
+import { isConnectionsMessage, isHeartbeat, isReadyMessage, isRecycleMessage, isShutdownDone, type ConnectionsMessage } from '../ipc/protocol.ts';
+import { observeJobExit } from '../jobs/reconcile-schedules.ts';
 import type { SupervisorEvent } from './events.ts';
 import { explainExit } from './explain-exit.ts';
 import { displayState, label, type ConnectionCounts, type CoreModel, type WorkerModel } from './model.ts';
@@ -14,7 +15,7 @@ export interface ObserveContext {
 }
 
 /** The events that carry facts or requests for the table (the rest is the Supervisor's own I/O). */
-export type ObservedEvent = Extract<SupervisorEvent, { type: 'start' | 'worker-online' | 'worker-listening' | 'worker-message' | 'worker-exit' | 'usage' | 'reload-start' | 'app-op' | 'stop' | 'tick' }>;
+export type ObservedEvent = Extract<SupervisorEvent, { type: 'start' | 'worker-online' | 'worker-listening' | 'worker-message' | 'worker-exit' | 'usage' | 'reload-start' | 'app-op' | 'stop' | 'tick' | 'job-exit' | 'job-run' }>;
 
 /** Record one event's facts in the table. */
 export function observe(model: CoreModel, event: ObservedEvent, ctx: ObserveContext): void {
@@ -40,7 +41,14 @@ export function observe(model: CoreModel, event: ObservedEvent, ctx: ObserveCont
       const worker = findWorker(model, event.key);
       if (!worker) return;
       if (isHeartbeat(event.message)) worker.lastHeartbeat = ctx.now;
-      else if (isConnectionsMessage(event.message)) worker.connections = connectionCounts(event.message);
+      else if (isConnectionsMessage(event.message)) {
+        worker.connections = connectionCounts(event.message);
+        if (worker.requestLimit !== null) noteRequests(worker, event.message.requests);
+      }
+      // maxRequests: the worker reached its limit; reconcile-replace.ts replaces it (the count is the fact, level-triggered).
+      else if (isRecycleMessage(event.message)) {
+        if (worker.requestLimit !== null) noteRequests(worker, event.message.requests);
+      }
       else if (isShutdownDone(event.message)) worker.shutdownDone = true;
       // ready() counts only for apps that wait for it; elsewhere readyWhen decides (readiness.ts).
       else if (isReadyMessage(event.message) && worker.config.readyWhen === 'ready') advance(worker, 'ready', ctx);
@@ -70,7 +78,24 @@ export function observe(model: CoreModel, event: ObservedEvent, ctx: ObserveCont
     case 'stop':
       model.stopRequests.push({ source: event.source, exitCode: 0 });
       return;
+    case 'job-exit': {
+      const app = model.apps.get(event.app);
+      if (app) observeJobExit(app.scheduled, event, ctx.now);
+      return;
+    }
+    case 'job-run': {
+      const app = model.apps.get(event.app);
+      if (!app) return event.finish({ ok: false, unknownJob: true, reason: `no app named '${event.app}' in this supervisor (apps: ${[...model.apps.keys()].join(', ')})` });
+      app.scheduled.inbox.push({ job: event.job, finish: event.finish });
+      return;
+    }
   }
+}
+
+// The count only goes up (a late connections message never lowers it); the message comes from the app's process.
+function noteRequests(worker: WorkerModel, requests: unknown): void {
+  if (typeof requests !== 'number' || !Number.isSafeInteger(requests) || requests < 0) return;
+  worker.requests = Math.max(worker.requests ?? 0, requests);
 }
 
 /** The worker with this key, in whichever app. */

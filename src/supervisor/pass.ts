@@ -1,6 +1,7 @@
 // One reconcile pass: the time it runs at, the effects it decides, and the few primitives every
 // decision uses (fork a worker, ask one to stop). The Supervisor carries the effects out.
 import type { ResolvedApp } from '../config/define.ts';
+import type { JobEffect } from '../jobs/model.ts';
 import type { Logger } from '../log/logger.ts';
 import type { StopReason } from './backoff.ts';
 import { label, type AppModel, type WorkerModel } from './model.ts';
@@ -18,7 +19,9 @@ export type Effect =
   /** A stop of the whole supervisor began (systemd STOPPING=1, /readyz). */
   | { kind: 'stopping'; source: string }
   /** Every worker is gone after a stop: the supervisor is done with this exit code. */
-  | { kind: 'finished'; code: number };
+  | { kind: 'finished'; code: number }
+  /** Scheduled work (src/jobs/model.ts): start a job's run, signal one, or a recycle tick of an app. */
+  | JobEffect;
 
 /** Why a worker is forked (what its fork is logged as). */
 export type ForkPurpose = 'slot' | 'reload' | 'replace';
@@ -30,6 +33,8 @@ export interface Pass {
   readonly effects: Effect[];
   /** A key no worker had before. */
   newKey(): number;
+  /** A number in [0, 1): the per-worker maxRequests jitter (seeded in the simulation). */
+  random(): number;
 }
 
 /** Add a worker to the table and ask for its process. */
@@ -66,6 +71,8 @@ export function forkWorker(
     release: null,
     replaceFailures: 0,
     replaceAfter: 0,
+    requestLimit: requestLimit(config, pass),
+    requests: null,
   };
   app.workers.push(worker);
   pass.effects.push({ kind: 'fork', worker, purpose: extra.purpose ?? 'slot' });
@@ -84,12 +91,31 @@ export function stopWorkers(pass: Pass, workers: readonly WorkerModel[], reason:
   }
 }
 
+/** maxRequests plus a jitter in [0, maxRequestsJitter] drawn per worker (gunicorn's max_requests_jitter), so that workers forked together are not all recycled together. */
+function requestLimit(config: ResolvedApp, pass: Pass): number | null {
+  if (config.maxRequests === null) return null;
+  return config.maxRequests + Math.floor(pass.random() * (config.maxRequestsJitter + 1));
+}
+
+/** Whether the app runs at most one process ever: its serving config, or the one a reload rolls onto, says singleton (the stricter rule wins either way). */
+export function isSingleton(app: Pick<AppModel, 'config' | 'reload'>): boolean {
+  return app.config.singleton || app.reload?.config.singleton === true;
+}
+
 /**
  * How many more processes the app may have right now. Never more than the serving count plus the
  * incoming count of a surging reload (2 × desired for a plain reload or a replacement): workers
- * still draining hold their place until they are gone, so a new one waits for them.
+ * still draining hold their place until they are gone, so a new one waits for them. A singleton
+ * app may fork only when none of its processes is alive.
  */
 export function budget(app: AppModel): number {
+  // The one singleton guarantee: every fork path (slot, reload, replacement, restart) asks here, and
+  // a worker leaves app.workers only once its exit is observed, so two never live at once.
+  const run = app.reload;
+  if (run?.handover && run.phase === 'surge' && !run.config.singleton) {
+    // Turning singleton off: the old worker goes first, then the new generation surges as usual.
+    if (app.workers.some((w) => w.generation !== run.generation)) return 0;
+  } else if (isSingleton(app)) return app.workers.length === 0 ? 1 : 0;
   const incoming = app.reload?.phase === 'surge' ? app.reload.config.instances : app.slots.length;
   return app.slots.length + incoming - app.workers.length;
 }

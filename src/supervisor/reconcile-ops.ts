@@ -1,6 +1,7 @@
 // Commands as part of the reconcile pass: a reload, stop, restart or scale is taken on (or refused
 // with the reason), and the stop and restart operations run to their end: every worker drained,
 // then the app gone (stop) or started afresh in a new generation (restart, not zero-downtime).
+import { runningJobs } from '../jobs/reconcile-schedules.ts';
 import { formatDelay } from './backoff.ts';
 import { freshSlots, upSlots, type AppModel, type AppOp, type AppOpResult, type Command, type CoreModel } from './model.ts';
 import { stopWorkers, type Pass } from './pass.ts';
@@ -50,6 +51,7 @@ function refuse(model: CoreModel, app: AppModel, command: Command): string | nul
   if (command.kind === 'scale') {
     const to = scaleTarget(app, command);
     if (!Number.isSafeInteger(to) || to < 1) return `cannot scale ${app.name} to ${to}: give a worker count of 1 or more (to stop the app: nsup stop ${app.name})`;
+    if (app.config.singleton && to !== 1) return `${app.name} is a singleton (singleton: true): it runs exactly one worker, so it cannot be scaled to ${to}`;
   }
   return null;
 }
@@ -74,12 +76,14 @@ function scale(app: AppModel, to: number, pass: Pass): AppOpResult {
   return { ok: true, app: app.name, message: `${app.name}: ${from} → ${to} workers${again}` };
 }
 
-/** The draining part of a stop or restart: drain every worker; once none is left, finish (stop) or start afresh (restart). */
+/** The draining part of a stop or restart: drain every worker (and, for a stop, end every job run); once none is left, finish (stop) or start afresh (restart). */
 export function runStoppingOp(model: CoreModel, app: AppModel, pass: Pass): void {
   const op = app.op;
   if (!op) return;
   stopWorkers(pass, app.workers, op.kind === 'stop' ? 'shutdown' : 'restart');
   if (app.workers.length > 0) return;
+  // A stop ends the app's job runs too (reconcile-schedules.ts sends their SIGTERM); a restart leaves them alone.
+  if (op.kind === 'stop' && runningJobs(app.scheduled) > 0) return;
   if (op.kind === 'stop') {
     app.op = null;
     model.apps.delete(app.name);

@@ -13,15 +13,19 @@ import { nextReloadStep } from './reload-plan.ts';
 /** Begin rolling `app` onto `fromFile` (a validated config) in a new generation. */
 export function startReload(app: AppModel, fromFile: ResolvedApp, trigger: string, finish: (result: ReloadResult) => void, pass: Pass): void {
   let config = fromFile;
-  // A count set with nsup scale outlives reloads (a restart of nsup goes back to the config).
-  if (app.scaledTo !== null && config.instances !== app.scaledTo) {
+  // A count set with nsup scale outlives reloads (a restart of nsup goes back to the config); a singleton has one worker whatever was scaled before.
+  if (app.scaledTo !== null && config.instances !== app.scaledTo && !config.singleton) {
     config = Object.freeze({ ...config, instances: app.scaledTo, instancesSource: `scaled to ${app.scaledTo} (nsup scale)` });
   }
   const generation = ++app.lastGeneration;
-  app.reload = { generation, config, trigger, startedAt: pass.now, phase: 'surge', failed: new Map(), finish };
+  // A singleton before or after: two of its processes must never live at once, so the old one goes first.
+  const handover = app.config.singleton || config.singleton;
+  app.reload = { generation, config, trigger, startedAt: pass.now, phase: 'surge', handover, failed: new Map(), finish };
   pass.logger.info(
-    { event: 'reload.start', app: app.name, trigger, generation, instances: config.instances },
-    `${app.name}: rolling reload to generation ${generation} (${trigger}): ${config.instances} new worker${config.instances === 1 ? '' : 's'}, ${config.reloadBatch} at a time`,
+    { event: 'reload.start', app: app.name, trigger, generation, instances: config.instances, handover },
+    handover
+      ? `${app.name}: reload to generation ${generation} (${trigger}): singleton, so the old worker stops first and the new one starts once it has exited (a short gap)`
+      : `${app.name}: rolling reload to generation ${generation} (${trigger}): ${config.instances} new worker${config.instances === 1 ? '' : 's'}, ${config.reloadBatch} at a time`,
   );
 }
 
@@ -35,6 +39,7 @@ export function advanceReload(app: AppModel, pass: Pass): void {
   const run = app.reload;
   if (!run) return;
   const incoming = app.workers.filter((w) => w.generation === run.generation && w.stopReason === null);
+  if (run.handover && run.phase === 'surge') vacate(app, run, pass);
   if (run.phase === 'surge') {
     for (const worker of incoming) {
       if (!isUp(worker) && worker.upBy !== null && pass.now >= worker.upBy) {
@@ -67,6 +72,22 @@ export function advanceReload(app: AppModel, pass: Pass): void {
       return endReload(app, pass, { ok: false, reason: step.reason });
     case 'wait':
       return;
+  }
+}
+
+/** A singleton's handover: the old generation drains before the new one forks (budget() holds the fork until it has exited). */
+function vacate(app: AppModel, run: ReloadRun, pass: Pass): void {
+  const old = app.workers.filter((w) => w.generation !== run.generation && w.stopReason === null);
+  if (old.length === 0) return;
+  pass.logger.info(
+    { event: 'reload.step', app: app.name, gen: run.generation, step: 'vacate', old: old.map((w) => w.pid) },
+    `${app.name}: reload: singleton, draining the old worker before starting the new one`,
+  );
+  stopWorkers(pass, old, 'reload');
+  // Its slot is due and waits for room (fillSlots leaves it to the incoming generation until the reload ends).
+  for (const worker of old) {
+    const slot = worker.generation === app.generation ? app.slots[worker.slot] : undefined;
+    if (slot) slot.retryAt ??= pass.now;
   }
 }
 
@@ -103,7 +124,8 @@ export function endReload(app: AppModel, pass: Pass, outcome: { ok: boolean; rea
     app.counters.reloadsRolledBack++;
     pass.logger.error(
       { event: 'reload.rolled-back', app: app.name, generation: run.generation, durationMs, reason: outcome.reason, lastFailure: app.lastFailure, trigger: run.trigger },
-      `${app.name}: reload to generation ${run.generation} rolled back after ${durationMs} ms because ${outcome.reason}; generation ${app.generation} keeps serving`,
+      `${app.name}: reload to generation ${run.generation} rolled back after ${durationMs} ms because ${outcome.reason}; ` +
+        (run.handover ? `generation ${app.generation} starts again once the failed worker has exited (singleton: its worker was stopped first)` : `generation ${app.generation} keeps serving`),
     );
   }
   app.lastReload = result;

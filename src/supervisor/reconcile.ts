@@ -3,6 +3,7 @@
 // that has none, the next step of a reload or an app operation, replacements, SIGKILL after the kill
 // timeout, and the stop. Nothing here does I/O: decisions are written to the table and returned
 // as effects for the Supervisor to carry out (gunicorn's manage_workers(), a Kubernetes Reconcile).
+import { reconcileSchedules, runningJobs } from '../jobs/reconcile-schedules.ts';
 import { deriveAppState } from './app-state.ts';
 import { decideExit, formatDelay } from './backoff.ts';
 import { coveredSlots, label, reportLines, slotWorkers, upSlots, type AppModel, type CoreModel, type WorkerModel } from './model.ts';
@@ -19,7 +20,10 @@ export function reconcile(model: CoreModel, pass: Pass): Effect[] {
   if (!model.started) return pass.effects;
   if (model.finished) {
     // Nothing runs any more, but every request still gets its answer.
-    for (const app of model.apps.values()) takeCommands(model, app, pass);
+    for (const app of model.apps.values()) {
+      takeCommands(model, app, pass);
+      reconcileSchedules(app, pass, { stopping: true, lastTicks: model.lastTicks });
+    }
     return pass.effects;
   }
   // An app operation can raise a stop (the last app was stopped): then one more round applies it.
@@ -28,9 +32,10 @@ export function reconcile(model: CoreModel, pass: Pass): Effect[] {
     for (const app of [...model.apps.values()]) reconcileApp(model, app, pass);
     if (model.stopRequests.length === 0) break;
   }
-  if (model.stopping && [...model.apps.values()].every((app) => app.workers.length === 0)) {
+  // A job's run ends with the supervisor too (SIGTERM, then SIGKILL): nsup exits only once it is gone.
+  if (model.stopping && [...model.apps.values()].every((app) => app.workers.length === 0 && runningJobs(app.scheduled) === 0)) {
     model.finished = true;
-    pass.logger.info({ event: 'supervisor.stopped' }, 'every worker has exited; bye');
+    pass.logger.info({ event: 'supervisor.stopped' }, 'every worker and job has exited; bye');
     pass.effects.push({ kind: 'finished', code: model.stopping.exitCode });
   }
   refreshStates(model, pass);
@@ -79,6 +84,7 @@ function reconcileApp(model: CoreModel, app: AppModel, pass: Pass): void {
   markUp(app, pass);
   decideExits(model, app, pass);
   takeCommands(model, app, pass);
+  scheduleWork(model, app, pass);
   if (model.stopping) {
     if (app.reload) endReload(app, pass, { ok: false, reason: 'the supervisor is stopping' });
     if (app.op?.kind === 'restart') {
@@ -94,11 +100,24 @@ function reconcileApp(model: CoreModel, app: AppModel, pass: Pass): void {
       retireStrays(app, pass);
       fillSlots(app, pass);
       replaceWorkers(app, pass);
+      const reloading = app.reload !== null;
       advanceReload(app, pass);
+      // A reload that ended in this pass gives its room back: a singleton's rolled-back handover refills its slot now.
+      if (reloading && app.reload === null) fillSlots(app, pass);
       finishRestart(app, pass);
     }
   }
   killOverdue(app, pass);
+}
+
+/**
+ * The app's jobs and recycle schedule: they belong to the app, so a reload, a crash loop or a scale
+ * never touches them; only a stop (the app's or the supervisor's) ends their runs.
+ */
+function scheduleWork(model: CoreModel, app: AppModel, pass: Pass): void {
+  const before = pass.effects.length;
+  reconcileSchedules(app, pass, { stopping: model.stopping !== null || app.op?.kind === 'stop', lastTicks: model.lastTicks });
+  for (let i = before; i < pass.effects.length; i++) if (pass.effects[i]!.kind === 'recycle') app.counters.recycleTicks++;
 }
 
 /** Turn each recorded exit into its consequence: a reload failure, a failed replacement, or a restart decision. */
@@ -190,8 +209,9 @@ function fillSlots(app: AppModel, pass: Pass): void {
     }
     if (slot.halted || slot.doneWith !== null || (slot.retryAt !== null && pass.now < slot.retryAt)) return;
     // No room while workers still drain (at most their kill timeout): the slot's start is due and
-    // waits for the next exit, recorded as scheduled so the slot is never simply empty.
-    if (budget(app) <= 0) {
+    // waits for the next exit, recorded as scheduled so the slot is never simply empty. A singleton's
+    // handover leaves the room to the incoming generation (a rollback ends it, then the slot forks).
+    if (budget(app) <= 0 || (app.reload?.handover === true && app.reload.phase === 'surge')) {
       slot.retryAt ??= pass.now;
       return;
     }

@@ -10,6 +10,8 @@ import { ensureRuntimeDir, socketPath } from '../control/runtime-dir.ts';
 import { ControlServer } from '../control/server.ts';
 import type { SupervisorStatus } from '../control/types.ts';
 import { AlreadyRunningError, UnsupportedRuntimeError } from '../errors.ts';
+import { fileLedger } from '../jobs/ledger.ts';
+import { processJobRunner } from '../jobs/runner.ts';
 import { createLogging, type Logger } from '../log/logger.ts';
 import type { MetricsServer } from '../metrics/server.ts';
 import { UsageSampler } from '../metrics/usage.ts';
@@ -63,7 +65,10 @@ export async function startSupervisor(config: ResolvedConfig, options: StartOpti
   await refuseDuplicates(config);
   const { logger, output } = createLogging({ apps: config.apps, ...(options.daemon ? { daemonDir: dir } : {}) });
   const spawner = clusterSpawner(output, logger);
-  const supervisor = new Supervisor({ config, logger, output, spawner });
+  // Jobs run as the primary's own children; the ledger (runtime dir) remembers each job's last tick for the missed-while-down report.
+  const ledger = fileLedger(dir, logger);
+  const jobRunner = processJobRunner({ output, logger, ledger });
+  const supervisor = new Supervisor({ config, logger, output, spawner, jobRunner, lastTicks: ledger.lastTicks() });
   // systemd Type=notify: READY=1 only once every worker is up, RELOADING=1/READY=1 around
   // reloads, STOPPING=1 when a stop begins. A no-op without NOTIFY_SOCKET.
   const notifier = createNotifier(process.env, { onError: (message) => logger.warn({ event: 'systemd.notify-failed' }, message) });
@@ -85,6 +90,8 @@ export async function startSupervisor(config: ResolvedConfig, options: StartOpti
     },
     onBusy: (busy) => void (busy ? notifier.reloading(`reloading: ${upCount()}`) : notifier.ready(upCount())),
   });
+  // recycle: a rolling reload on a schedule onto the serving config (it refreshes the processes; it does not deploy file edits).
+  supervisor.onRecycle((app, pattern) => void reloads.request([app.name], `recycle (${pattern})`, new Map([[app.name, app.config]])));
   const usage = new UsageSampler();
   const status = () => snapshot(supervisor, usage, { config: config.file, mode: options.daemon ? 'daemon' : 'foreground' }, hooks);
   const control = new ControlServer({ path: socketPath(dir, process.pid), logger, handlers: createHandlers({ supervisor, reloads, output, status }) });
@@ -134,7 +141,7 @@ export async function startSupervisor(config: ResolvedConfig, options: StartOpti
   }
   const done = supervisor.done.then(async (code) => {
     // What the workers spawned is stopped too: the primary exits only once it is gone (bounded by killTimeout).
-    await spawner.settle();
+    await Promise.all([spawner.settle(), jobRunner.settle()]);
     // Once the workers are gone: a hook's dispose may close what they used (its own port, a connection).
     await hooks.dispose();
     removeStaleHook();

@@ -1,11 +1,14 @@
 // The primary's shell around the core: every input becomes an event on one queue; each event's
 // facts are recorded (observe.ts), one reconcile pass decides (reconcile.ts), and this file alone
-// carries the effects out: fork through the Spawner, the drain message, SIGKILL, one timer for
-// the earliest deadline. A handler that throws is logged and the supervising goes on.
+// carries the effects out: fork through the Spawner, the drain message, SIGKILL, job processes
+// through the JobRunner, one timer for the earliest deadline. A handler that throws is logged and
+// the supervising goes on.
 import { realpathSync } from 'node:fs';
 import type { ResolvedApp, ResolvedConfig } from '../config/define.ts';
 import { ControlError } from '../errors.ts';
-import { FROM_OUTSIDE, NSUP_IPC, isConnectionsMessage, isHeartbeat, isShutdownDone, isInternal, isReadyMessage, type DeliverMessage, type DrainReason, type ShutdownMessage } from '../ipc/protocol.ts';
+import { FROM_OUTSIDE, NSUP_IPC, isConnectionsMessage, isHeartbeat, isShutdownDone, isInternal, isReadyMessage, isRecycleMessage, type DeliverMessage, type DrainReason, type ShutdownMessage } from '../ipc/protocol.ts';
+import type { JobRunOutcome } from '../jobs/model.ts';
+import type { JobRunner } from '../jobs/runner.ts';
 import { Relay, type RelayTarget } from '../ipc/relay.ts';
 import type { Logger, Output } from '../log/logger.ts';
 import { hashKey } from '../worker/connection-router.ts';
@@ -14,6 +17,7 @@ import type { StopReason } from './backoff.ts';
 import { systemClock, type Clock } from './clock.ts';
 import { nextDeadline } from './deadlines.ts';
 import { EventQueue, type SupervisorEvent } from './events.ts';
+import { JobProcesses } from './job-processes.ts';
 import { createModel, isUp, label, upSlots, type AppModel, type AppOpResult, type CoreModel, type ReloadResult, type SlotModel, type WorkerModel } from './model.ts';
 import { findWorker, observe, type ObservedEvent } from './observe.ts';
 import { sameAddress } from './readiness.ts';
@@ -27,6 +31,12 @@ export interface SupervisorOptions {
   /** Where SIGUSR2's reopen goes; nothing when absent. */
   output?: Pick<Output, 'reopen'>;
   clock?: Clock;
+  /** Starts the apps' job processes (processJobRunner); default: one that refuses, so a job run fails with why. */
+  jobRunner?: JobRunner;
+  /** The last tick each job ran for before this start (the ledger), for the missed-while-down report. */
+  lastTicks?: ReadonlyMap<string, number>;
+  /** [0, 1) for the per-worker maxRequests jitter; default Math.random (the simulation seeds it). */
+  random?: () => number;
 }
 
 /** A read-only view of one worker. */
@@ -51,6 +61,8 @@ export class Supervisor {
   private readonly clock: Clock;
   private readonly output: Pick<Output, 'reopen'> | undefined;
   private readonly handles = new Map<number, SpawnedWorker>();
+  private readonly jobs: JobProcesses;
+  private readonly random: () => number;
   private readonly relay: Relay;
   private readonly queue: EventQueue<SupervisorEvent>;
   private nextKey = 1;
@@ -67,14 +79,17 @@ export class Supervisor {
   private readonly foreignListeners = new Set<(worker: WorkerView, message: unknown) => void>();
   private readonly stateListeners = new Set<(app: AppView) => void>();
   private readonly stoppingListeners = new Set<() => void>();
+  private readonly recycleListeners = new Set<(app: AppView, pattern: string) => void>();
 
   constructor(options: SupervisorOptions) {
     this.logger = options.logger;
     this.spawner = options.spawner;
     this.clock = options.clock ?? systemClock;
     this.output = options.output;
+    this.jobs = new JobProcesses(options.jobRunner, (event) => this.enqueue(event), this.logger);
+    this.random = options.random ?? Math.random;
     this.startedAt = new Date(this.clock.now());
-    this.model = createModel(options.config.apps);
+    this.model = createModel(options.config.apps, options.lastTicks);
     this.done = new Promise((resolve) => (this.finish = resolve));
     this.relay = new Relay({ targets: (app) => this.relayTargets(app), apps: () => [...this.model.apps.keys()] }, this.logger);
     this.queue = new EventQueue(
@@ -125,6 +140,11 @@ export class Supervisor {
   /** Roll `app` onto `config` (a fresh, validated copy of its config); resolves when done or rolled back. */
   reloadApp(app: string, config: ResolvedApp, trigger: string): Promise<ReloadResult> {
     return new Promise((finish) => this.enqueue({ type: 'reload-start', app, config, trigger, finish }));
+  }
+
+  /** Run one of an app's jobs now (nsup run); resolves with its result once it ended, or why it did not run. */
+  runJob(app: string, job: string): Promise<JobRunOutcome> {
+    return new Promise((finish) => this.enqueue({ type: 'job-run', app, job, finish }));
   }
 
   /** Deliver a message from outside (nsup send) to the `on(topic)` handlers of one worker or all; `from` is -1. */
@@ -178,6 +198,12 @@ export class Supervisor {
     return () => this.stoppingListeners.delete(fn);
   }
 
+  /** Called with each tick of an app's `recycle` schedule (start.ts turns it into a rolling reload). */
+  onRecycle(fn: (app: AppView, pattern: string) => void): () => void {
+    this.recycleListeners.add(fn);
+    return () => this.recycleListeners.delete(fn);
+  }
+
   /** Receive the apps' own IPC messages (not nsup's), e.g. prom-client's metric replies. */
   onForeignMessage(fn: (worker: WorkerView, message: unknown) => void): () => void {
     this.foreignListeners.add(fn);
@@ -201,7 +227,7 @@ export class Supervisor {
     const now = this.clock.now();
     if (this.aborting) {
       if (event.type === 'worker-exit') this.handles.delete(event.key);
-      if (this.handles.size === 0) this.exit(1);
+      if (this.handles.size === 0 && this.jobs.size === 0) this.exit(1);
       return;
     }
     if (this.dispatch(event)) {
@@ -221,7 +247,8 @@ export class Supervisor {
       }
       case 'worker-message': {
         const { message } = event;
-        if (isHeartbeat(message) || isReadyMessage(message) || isConnectionsMessage(message) || isShutdownDone(message)) return true;
+        // The recycle message is the core's own (maxRequests): never relayed to the app.
+        if (isHeartbeat(message) || isReadyMessage(message) || isConnectionsMessage(message) || isShutdownDone(message) || isRecycleMessage(message)) return true;
         const worker = findWorker(this.model, event.key);
         if (!worker) return false;
         if (isInternal(message)) this.relay.onMessage(this.relayTarget(worker), message);
@@ -243,7 +270,7 @@ export class Supervisor {
 
   // One reconcile pass and its effects; then the one timer for the next deadline.
   private settle(now: number): void {
-    const pass: Pass = { now, logger: this.logger, effects: [], newKey: () => this.nextKey++ };
+    const pass: Pass = { now, logger: this.logger, effects: [], newKey: () => this.nextKey++, random: this.random };
     try {
       reconcile(this.model, pass);
       this.errorsInRow = 0;
@@ -283,6 +310,15 @@ export class Supervisor {
         return;
       case 'finished':
         return this.exit(effect.code);
+      case 'job-start':
+        return this.jobs.start(effect.app, effect.appConfig, effect.run);
+      case 'job-signal':
+        return this.jobs.kill(effect.run, effect.signal);
+      case 'recycle': {
+        const app = this.model.apps.get(effect.app);
+        if (app) for (const listener of this.recycleListeners) listener(app, effect.pattern);
+        return;
+      }
     }
   }
 
@@ -323,6 +359,7 @@ export class Supervisor {
           app: worker.config,
           slot: worker.slot,
           generation: worker.generation,
+          requestLimit: worker.requestLimit,
           ...(worker.config.sticky ? { route: (ip: string, port: number | null) => this.stickyTarget(worker.app, ip, port) } : {}),
         },
         {
@@ -369,7 +406,7 @@ export class Supervisor {
   }
 
   // The core cannot be trusted to stop itself: drain every process directly, SIGKILL after the
-  // longest kill timeout, exit 1 once every worker is gone.
+  // longest kill timeout, exit 1 once every worker and job process is gone.
   private abort(): void {
     if (this.aborting || this.finished) return;
     this.aborting = true;
@@ -381,10 +418,14 @@ export class Supervisor {
         this.askToDrain(worker.key, worker.config.killTimeoutMs, 'stop');
       }
     }
+    // Job runs end too: SIGTERM now, SIGKILL with the workers (after the longest app killTimeout when some run).
+    if (this.jobs.size > 0) for (const app of this.model.apps.values()) longest = Math.max(longest, app.config.killTimeoutMs);
+    this.jobs.killAll('SIGTERM');
     this.clock.setTimer(longest, () => {
       for (const handle of this.handles.values()) handle.kill('SIGKILL');
+      this.jobs.killAll('SIGKILL');
     });
-    if (this.handles.size === 0) this.exit(1);
+    if (this.handles.size === 0 && this.jobs.size === 0) this.exit(1);
   }
 
   private exit(code: number): void {

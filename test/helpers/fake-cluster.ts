@@ -1,10 +1,13 @@
 // The supervisor core in-process, against a fake clock and a fake cluster: workers come online,
 // listen, drain and exit when the simulation says so, and time passes only when the test advances
-// it. Used by the simulation (fast-check) and the core's sequence tests.
+// it; job processes likewise (FakeJobRunner). Used by the simulation (fast-check) and the core's
+// sequence tests.
 import { fileURLToPath } from 'node:url';
 import pino from 'pino';
 import type { ResolvedApp, ResolvedConfig } from '../../src/config/define.ts';
 import { resolveConfig } from '../../src/config/schema.ts';
+import type { JobRun } from '../../src/jobs/model.ts';
+import type { JobProcess, JobRunner, JobSink } from '../../src/jobs/runner.ts';
 import { MAX_TIMER_MS, type Clock } from '../../src/supervisor/clock.ts';
 import { nextDeadline } from '../../src/supervisor/deadlines.ts';
 import type { CoreModel } from '../../src/supervisor/model.ts';
@@ -94,6 +97,10 @@ export interface FakeProc {
   hung: boolean;
   signals: string[];
   sink: WorkerSink;
+  /** Requests served so far (serve()). */
+  requests: number;
+  /** Its recycle message went out (once, at its requestLimit, like worker/requests.ts). */
+  recycleSent: boolean;
 }
 
 /** node:cluster, faked: forks follow their code's script on the fake clock. */
@@ -126,7 +133,7 @@ export class FakeCluster implements Spawner {
     }
     if (this.spawnFails) throw new Error('spawn EAGAIN (simulated)');
     const code = (request.app.env.CODE as Code | undefined) ?? 'good';
-    const proc: FakeProc = { pid: this.nextPid++, request, code, alive: true, draining: false, hung: false, signals: [], sink };
+    const proc: FakeProc = { pid: this.nextPid++, request, code, alive: true, draining: false, hung: false, signals: [], sink, requests: 0, recycleSent: false };
     this.procs.push(proc);
     const after = (ms: number, fn: () => void) => this.clock.later(ms, () => proc.alive && fn());
     const crashes = this.brokenEnv || code === 'crash';
@@ -165,6 +172,16 @@ export class FakeCluster implements Spawner {
     return this.procs.filter((p) => p.alive);
   }
 
+  /** The process serves `n` requests: at its requestLimit it sends the recycle message once, as worker/requests.ts does. */
+  serve(proc: FakeProc, n: number): void {
+    if (!proc.alive || proc.request.requestLimit == null) return;
+    proc.requests += n;
+    if (!proc.recycleSent && proc.requests >= proc.request.requestLimit) {
+      proc.recycleSent = true;
+      proc.sink.message({ nsup: 1, type: 'recycle', requests: proc.requests });
+    }
+  }
+
   /** The process exits now (a crash, a kill from outside). */
   exit(proc: FakeProc, code: number | null, signal: string | null, stderr: string[] = []): void {
     if (!proc.alive) return;
@@ -187,10 +204,86 @@ export class FakeCluster implements Spawner {
   }
 }
 
+/** One fake job process. */
+export interface FakeJobProc {
+  pid: number;
+  app: string;
+  run: Readonly<JobRun>;
+  alive: boolean;
+  signals: string[];
+  sink: JobSink;
+}
+
+/**
+ * Job processes, faked: a job's env says how it behaves. DURATION ms (default 50) or 'stuck' (never
+ * ends by itself); IGNORE_TERM '1' ignores SIGTERM (only SIGKILL ends it); EXIT its exit code.
+ */
+export class FakeJobRunner implements JobRunner {
+  readonly procs: FakeJobProc[] = [];
+  /** start() throws (EAGAIN). */
+  startFails = false;
+  /** Called at every start, before the process exists (for invariants). */
+  onStart: (request: { app: ResolvedApp; run: Readonly<JobRun> }) => void = () => {};
+  private nextPid = 50_000;
+  private readonly clock: FakeClock;
+  constructor(clock: FakeClock) {
+    this.clock = clock;
+  }
+
+  start(request: { app: ResolvedApp; run: Readonly<JobRun> }, sink: JobSink): JobProcess {
+    this.onStart(request);
+    if (this.startFails) throw new Error('spawn EAGAIN (simulated)');
+    const env = request.run.config.env;
+    const proc: FakeJobProc = { pid: this.nextPid++, app: request.app.name, run: request.run, alive: true, signals: [], sink };
+    this.procs.push(proc);
+    const duration = env.DURATION ?? '50';
+    if (duration !== 'stuck') this.clock.later(Number(duration), () => this.exit(proc, Number(env.EXIT ?? 0), null));
+    return {
+      pid: proc.pid,
+      kill: (signal) => {
+        if (!proc.alive) return;
+        proc.signals.push(signal);
+        if (signal === 'SIGKILL') this.clock.later(1, () => this.exit(proc, null, 'SIGKILL'));
+        else if (env.IGNORE_TERM !== '1') this.clock.later(5, () => this.exit(proc, null, 'SIGTERM'));
+      },
+    };
+  }
+
+  /** Fake jobs spawn nothing, so nothing is ever left to wait for. */
+  settle(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  /** Live job processes. */
+  live(): FakeJobProc[] {
+    return this.procs.filter((p) => p.alive);
+  }
+
+  /** The process exits now. */
+  exit(proc: FakeJobProc, code: number | null, signal: string | null): void {
+    if (!proc.alive) return;
+    proc.alive = false;
+    proc.sink.exit(code, signal, [`job ${proc.run.job} output (simulated)`]);
+  }
+}
+
+/** A deterministic PRNG in [0, 1) (mulberry32), for the maxRequests jitter. */
+export function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
 /** A supervisor on a fake cluster, with its log lines kept. */
 export interface Sim {
   clock: FakeClock;
   cluster: FakeCluster;
+  jobs: FakeJobRunner;
   supervisor: Supervisor;
   /** The supervisor's JSON log lines, parsed lazily. */
   logs(): Array<Record<string, unknown>>;
@@ -210,15 +303,29 @@ export function simConfig(apps: Array<Record<string, unknown>>): ResolvedConfig 
 const FIXTURE_APPS = fileURLToPath(new URL('../fixtures/apps/', import.meta.url));
 
 /** Start a supervisor for `config` on a fake clock and cluster (started: its first workers are forked). */
-export function startSim(config: ResolvedConfig, options: { start?: boolean } = {}): Sim {
+export function startSim(
+  config: ResolvedConfig,
+  options: { start?: boolean; random?: () => number; lastTicks?: ReadonlyMap<string, number>; time?: number } = {},
+): Sim {
   const clock = new FakeClock();
+  if (options.time !== undefined) clock.time = options.time;
   const cluster = new FakeCluster(clock);
+  const jobs = new FakeJobRunner(clock);
   const lines: string[] = [];
   const logger = pino({ level: 'info', base: null, timestamp: false }, { write: (line: string) => void lines.push(line) });
-  const supervisor = new Supervisor({ config, logger, spawner: cluster, clock });
+  const supervisor = new Supervisor({
+    config,
+    logger,
+    spawner: cluster,
+    clock,
+    jobRunner: jobs,
+    random: options.random ?? seededRandom(1),
+    ...(options.lastTicks ? { lastTicks: options.lastTicks } : {}),
+  });
   const sim: Sim = {
     clock,
     cluster,
+    jobs,
     supervisor,
     logs: () => lines.map((line) => JSON.parse(line) as Record<string, unknown>),
     grep: (text) => lines.filter((line) => line.includes(text)),
@@ -226,7 +333,13 @@ export function startSim(config: ResolvedConfig, options: { start?: boolean } = 
     exitCode: null,
     withCode: (app, code) => {
       const current = sim.model.apps.get(app)!.config;
-      return Object.freeze({ ...current, env: { ...current.env, CODE: code } });
+      // Jobs and recycle as a new config file has them: equal values, new objects (the sync matches by value).
+      return Object.freeze({
+        ...current,
+        env: { ...current.env, CODE: code },
+        jobs: current.jobs.map((job) => ({ ...job, env: { ...job.env } })),
+        recycle: current.recycle && { ...current.recycle },
+      });
     },
   };
   void supervisor.done.then((code) => (sim.exitCode = code));

@@ -1,4 +1,4 @@
-// Issue 10: every sequence the simulation (sim-core.test.ts) found to break the core, shrunk by
+// Issues 10 and 16: every sequence the simulation (sim-core.test.ts) found to break the core, shrunk by
 // fast-check and kept as a named test, so the bug it found stays fixed.
 import { describe, expect, it } from 'vitest';
 import { simulate, type Action, type Scenario } from '../helpers/simulation.ts';
@@ -25,9 +25,21 @@ const FOUND: Array<{ name: string; scenario: Scenario; actions: Action[] }> = [
     scenario: one({ readyWhen: 'online' }),
     actions: [{ t: 'reload', app: 0, code: 'crash' }],
   },
+  {
+    // Issue 16: the handover stopped the old worker after fillSlots had run, leaving its slot with no worker and no restart due.
+    name: 'singleton: the slot a handover vacates is due (waiting for room), never simply empty',
+    scenario: one({ singleton: true }),
+    actions: [{ t: 'reload', app: 0, code: 'good' }],
+  },
+  {
+    // Issue 16: the rollback came after fillSlots in the same pass, and no event followed: the app stayed without a worker.
+    name: 'singleton: a rolled-back handover forks the serving generation again once the failed worker exited',
+    scenario: one({ singleton: true }),
+    actions: [{ t: 'reload', app: 0, code: 'crash' }],
+  },
 ];
 
-describe('issues 10 and 11: sequences the simulation found', () => {
+describe('issues 10, 11 and 16: sequences the simulation found', () => {
   for (const { name, scenario, actions } of FOUND) {
     it(name, async () => expect(await simulate(scenario, actions)).toEqual([]));
   }
