@@ -2,6 +2,7 @@
 // `nsup status` must start fast.
 
 import type { AppStatus, StatusDocument, SupervisorStatus, WorkerStatus } from '../control/types.ts';
+import { jobLines, recycleLines } from './format-jobs.ts';
 
 /** How to render: colors only for a terminal, `now` for "ago" times, `filter` to show one app. */
 export interface FormatStatusOptions {
@@ -35,6 +36,8 @@ export function formatStatus(doc: StatusDocument, opts: FormatStatusOptions): st
       lines.push(...doneLines(app));
       lines.push(...releaseLines(app));
       lines.push(...hookLines(app));
+      lines.push(...recycleLines(app, now));
+      lines.push(...jobLines(app, now, (text) => truncate(oneLine(text), REASON_MAX * 2)));
     }
     return lines.join('\n');
   });
@@ -146,7 +149,7 @@ function shownHook(file: string, script: string): string {
 function appLine(app: AppStatus, nameWidth: number, now: number, paint: (state: string, text: string) => string): string {
   // Up by the app's readyWhen; documents from an older supervisor have no `up`: listening or ready.
   const up = app.workers.filter((w) => (w.up ?? (w.state === 'listening' || w.state === 'ready')) && w.state !== 'stopping').length;
-  const parts = [app.name.padEnd(nameWidth), paint(app.state, app.state), `${up}/${app.desired} up`, `gen ${app.generation}`];
+  const parts = [app.name.padEnd(nameWidth), paint(app.state, app.state), `${up}/${app.desired} up${app.singleton ? ' (singleton)' : ''}`, `gen ${app.generation}`];
   const failure = app.lastFailure;
   if (failure !== null) {
     const at = Date.parse(failure.at);

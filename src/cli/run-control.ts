@@ -1,11 +1,12 @@
-// The bodies of the control commands (status, reload, restart, stop, scale, send): find the
+// The bodies of the control commands (status, reload, restart, stop, scale, send, run): find the
 // supervisor(s) that run an app, send the request, print the answer. Imported lazily.
 // (not an ES import of node:fs: see main.ts)
 const { readFileSync } = process.getBuiltinModule('node:fs');
 import { liveSupervisors, request, type LiveSupervisor } from '../control/client.ts';
 import { runtimeDir } from '../control/runtime-dir.ts';
-import type { StatusDocument, SupervisorStatus } from '../control/types.ts';
+import type { JobResultStatus, StatusDocument, SupervisorStatus } from '../control/types.ts';
 import { ControlError, EXIT, UsageError } from '../errors.ts';
+import { formatSeconds } from './format-jobs.ts';
 import { formatStatus, shouldColor } from './format-status.ts';
 
 const STATUS_TIMEOUT_MS = 5000;
@@ -91,6 +92,41 @@ export async function runSend(app: string, target: string, topic: string, json: 
   const reply = (await request(supervisor!.path, 'send', { app, target, topic, data }, { timeoutMs: STATUS_TIMEOUT_MS })) as { delivered: number[] };
   process.stdout.write(`${app}: '${topic}' delivered to ${reply.delivered.length} worker${reply.delivered.length === 1 ? '' : 's'} (pid ${reply.delivered.join(', ')})\n`);
   return EXIT.ok;
+}
+
+// A job without a timeout may run for long: `nsup run` waits up to a day for it.
+const UNBOUNDED_JOB_WAIT_MS = 24 * 3600_000;
+// Above the job's timeout and its kill timeout: starting it, and answering, take a moment.
+const JOB_WAIT_MARGIN_MS = 30_000;
+
+/** `nsup run <app> <job> [--json]`: run the job now, wait for it, print its result; exit 0 iff it succeeded. */
+export async function runJobNow(app: string, job: string, opts: { json?: boolean } = {}): Promise<number> {
+  if (app === 'all') throw new UsageError(`nsup run takes one app name and one of its jobs (got 'all ${job}'). Example: nsup run web backup`);
+  const [target] = await supervisorsFor(app);
+  const status = (await request(target!.path, 'status', {}, { timeoutMs: STATUS_TIMEOUT_MS })) as SupervisorStatus;
+  const found = status.apps.find((a) => a.name === app);
+  const jobs = found?.jobs ?? [];
+  const config = jobs.find((j) => j.name === job);
+  if (found && !config) throw new UsageError(`${app} has no job '${job}' (jobs: ${jobs.map((j) => j.name).join(', ') || 'none: add some with the app\'s `jobs` key, see docs/jobs.md'})`);
+  const killTimeoutMs = found?.limits?.killTimeoutMs ?? 5000;
+  const timeoutMs = config?.timeoutMs == null ? UNBOUNDED_JOB_WAIT_MS : config.timeoutMs + killTimeoutMs + JOB_WAIT_MARGIN_MS;
+  let reply: { result: JobResultStatus };
+  try {
+    reply = (await request(target!.path, 'run', { app, job }, { timeoutMs })) as { result: JobResultStatus };
+  } catch (error) {
+    // The supervisor's usage errors (an unknown job: its list of jobs) keep their exit code 2.
+    if (error instanceof ControlError && error.remoteCode === 'NSUP_ERR_USAGE') throw new UsageError(error.message);
+    throw error;
+  }
+  const result = reply.result;
+  if (opts.json) process.stdout.write(JSON.stringify(result, null, 2) + '\n');
+  else {
+    const line = `${app}/${job}: ${result.reason} in ${formatSeconds(result.durationMs)} (${result.trigger === 'manual' ? 'nsup run' : result.trigger})`;
+    const out = result.output.map((l) => `  ${l}\n`).join('');
+    if (result.ok) process.stdout.write(`${line}\n${out}`);
+    else process.stderr.write(`nsup: ${line}${result.output.length > 0 ? `; its last ${result.output.length === 1 ? 'line' : `${result.output.length} lines`}:` : ''}\n${out}`);
+  }
+  return result.ok ? EXIT.ok : EXIT.runtime;
 }
 
 interface Result {

@@ -23,7 +23,9 @@ export function decodeAppConfig(value: unknown, name: string): ResolvedApp {
             ? 'its instances is not a positive integer'
             : typeof app.restart !== 'object' || app.restart === null || !Array.isArray(app.restart.stopExitCodes)
               ? 'it has no restart policy (sent by an nsup of another version? use the same nsup for deploy and the supervisor)'
-              : null;
+              : !Array.isArray(app.jobs)
+                ? 'it has no jobs list (sent by an nsup of another version? use the same nsup for deploy and the supervisor)'
+                : null;
   if (problem !== null) throw new UsageError(`deploy of '${name}': the config sent is not a resolved app config (${problem})`);
   return deepFreeze(app as ResolvedApp);
 }

@@ -1,5 +1,5 @@
 // What each control command does: a table from command name to a call on the supervisor.
-import { UsageError } from '../errors.ts';
+import { ControlError, UsageError } from '../errors.ts';
 import { decodeAppConfig } from './app-config.ts';
 import type { Output } from '../log/logger.ts';
 import type { ReloadController } from '../supervisor/reload.ts';
@@ -64,6 +64,17 @@ export function createHandlers(deps: HandlerDeps): Record<string, Handler> {
       if (typeof args.topic !== 'string' || args.topic === '') throw new UsageError('topic must be a non-empty string');
       return await supervisor.deliver(app!, to, args.topic, args.data);
     },
+    // `nsup run <app> <job>`: run one job now and answer with its result once it ended. An unknown
+    // job is a usage error (it lists the app's jobs); a refusal (running with overlap 'skip', the
+    // app stopping) is a runtime error; a run that failed is a result, with ok false.
+    run: async (args) => {
+      const [app] = appNames(supervisor, args);
+      if (args.app === 'all' || args.app === undefined) throw new UsageError('run takes one app name and one job name');
+      if (typeof args.job !== 'string' || args.job === '') throw new UsageError(`run takes a job name (jobs of ${app}: ${jobNames(supervisor, app!)})`);
+      const outcome = await supervisor.runJob(app!, args.job);
+      if (!outcome.ok) throw outcome.unknownJob ? new UsageError(outcome.reason) : new ControlError(outcome.reason);
+      return { result: outcome.result };
+    },
     'wait-up': async (args) => {
       const timeoutMs = typeof args.timeoutMs === 'number' ? args.timeoutMs : 10_000;
       const up = await supervisor.whenUp('all', timeoutMs);
@@ -81,4 +92,8 @@ function appNames(supervisor: Supervisor, args: Record<string, unknown>): string
     throw new UsageError(`no app named '${String(app)}' in supervisor ${process.pid} (apps: ${running.join(', ') || 'none'})`);
   }
   return [app];
+}
+
+function jobNames(supervisor: Supervisor, app: string): string {
+  return supervisor.apps.get(app)?.config.jobs.map((job) => job.name).join(', ') || 'none';
 }

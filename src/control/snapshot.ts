@@ -3,6 +3,7 @@ import type { AppView, Supervisor } from '../supervisor/supervisor.ts';
 import type { UsageSampler } from '../metrics/usage.ts';
 import { coveredSlots, displayState } from '../supervisor/model.ts';
 import { notUpReason } from '../supervisor/readiness.ts';
+import { jobsStatus, recycleStatus } from './snapshot-jobs.ts';
 import type { AppStatus, GenerationStatus, PrimaryHookStatus, SupervisorStatus, WorkerStatus } from './types.ts';
 
 // A worker gets a second to come up before status explains why it is not.
@@ -41,6 +42,8 @@ export function snapshot(supervisor: Supervisor, usage: UsageSampler, meta: Snap
         cwd: w.release?.cwd ?? null,
         scriptPath: w.release?.script ?? null,
         exitCode: null,
+        requests: w.requests ?? null,
+        maxRequests: w.requestLimit ?? null,
       };
     });
     // A slot in backoff has no process: it shows as `waiting` until its restart; a done one as `done`.
@@ -65,6 +68,9 @@ export function snapshot(supervisor: Supervisor, usage: UsageSampler, meta: Snap
       workers: workers.sort((a, b) => a.id - b.id || a.generation - b.generation),
       primaryHooks: hooks?.status(app.config.name) ?? [],
       limits: limitsOf(app.config),
+      singleton: app.config.singleton,
+      jobs: jobsStatus(app.scheduled),
+      recycle: recycleStatus(app.scheduled),
     };
   });
   return { pid: process.pid, startedAt: supervisor.startedAt.toISOString(), node: process.version, config: meta.config, mode: meta.mode, apps };
@@ -98,5 +104,7 @@ function limitsOf(config: AppView['config']): NonNullable<AppStatus['limits']> {
     killTimeoutMs: config.killTimeoutMs,
     listenTimeoutMs: config.listenTimeoutMs,
     restart: { delayMs: r.delayMs, maxDelayMs: r.maxDelayMs, minUptimeMs: r.minUptimeMs, maxRestarts: Number.isFinite(r.maxRestarts) ? r.maxRestarts : null, stopExitCodes: [...r.stopExitCodes] },
+    maxRequests: config.maxRequests,
+    maxRequestsJitter: config.maxRequestsJitter,
   };
 }

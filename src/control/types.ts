@@ -1,6 +1,10 @@
 // The data the control socket carries: status snapshots (the `nsup status --json` contract:
 // fields may be added, never removed) and command results.
+import type { JobResult } from '../jobs/model.ts';
 import type { Failure } from '../supervisor/model.ts';
+
+/** How a job run ended (src/jobs/model.ts; a type-only import). */
+export type JobResultStatus = JobResult;
 
 /** One worker in `nsup status`. */
 export interface WorkerStatus {
@@ -29,6 +33,45 @@ export interface WorkerStatus {
   scriptPath?: string | null;
   /** A `done` slot: the restart.stopExitCodes code its worker exited with; null otherwise. */
   exitCode?: number | null;
+  /** With maxRequests: the requests it served so far (WebSocket upgrades and event streams count), as last reported; null before the first report or without maxRequests. */
+  requests?: number | null;
+  /** With maxRequests: its own limit (maxRequests plus its jitter); null without maxRequests. */
+  maxRequests?: number | null;
+}
+
+/** One scheduled job of an app in `nsup status`. */
+export interface JobStatus {
+  name: string;
+  /** The cron expression as configured. */
+  schedule: string;
+  /** Its IANA time zone; null: the supervisor's local time. */
+  timezone: string | null;
+  overlap: 'skip' | 'queue';
+  timeoutMs: number | null;
+  /** The next tick (ISO); null when it never matches again or the job was removed. */
+  nextRun: string | null;
+  /** The run in progress, if any (tick: the scheduled time it runs for, null for `nsup run`). */
+  running: { pid: number | null; startedAt: string; trigger: 'schedule' | 'manual'; tick: string | null } | null;
+  /** Runs waiting for the current one (overlap 'queue'). */
+  queued: number;
+  lastRun: JobResultStatus | null;
+  /** The last report of ticks not run: while nsup was down ('down'), or too late to run ('late'). */
+  missed: { from: string; to: string; reason: 'down' | 'late' } | null;
+  runs: { ok: number; failed: number; timedOut: number };
+  /** Ticks skipped (overlap 'skip', or a full queue). */
+  skipped: number;
+  /** Ticks reported missed. */
+  missedTicks: number;
+}
+
+/** An app's `recycle` schedule in `nsup status`: a rolling reload on each tick. */
+export interface RecycleStatus {
+  schedule: string;
+  timezone: string | null;
+  nextRun: string | null;
+  lastRun: string | null;
+  /** Recycle reloads asked for since start. */
+  count: number;
 }
 
 /** One generation of an app that has workers: where it runs from (each generation's resolved paths). */
@@ -84,7 +127,16 @@ export interface AppStatus {
     killTimeoutMs: number;
     listenTimeoutMs: number;
     restart: { delayMs: number; maxDelayMs: number; minUptimeMs: number; maxRestarts: number | null; stopExitCodes: number[] };
+    /** Replace a worker after this many requests (plus up to maxRequestsJitter); null: off. */
+    maxRequests?: number | null;
+    maxRequestsJitter?: number;
   };
+  /** Exactly one worker, never two at once (absent in documents of older nsup versions). */
+  singleton?: boolean;
+  /** Its scheduled jobs, in config order (empty without `jobs`; absent in documents of older nsup versions). */
+  jobs?: JobStatus[];
+  /** Its `recycle` schedule; null when off (absent in documents of older nsup versions). */
+  recycle?: RecycleStatus | null;
 }
 
 /** One supervisor process in `nsup status`. */

@@ -7,6 +7,7 @@ import { AggregatorRegistry, Counter, Gauge, Registry, collectDefaultMetrics } f
 import type { Logger } from '../log/logger.ts';
 import { displayState } from '../supervisor/model.ts';
 import type { Supervisor } from '../supervisor/supervisor.ts';
+import { registerJobMetrics } from './job-metrics.ts';
 import type { UsageSampler } from './usage.ts';
 import { WorkerMetrics } from './worker-metrics.ts';
 
@@ -182,6 +183,7 @@ function nsupRegistry(supervisor: Supervisor, usage: UsageSampler): Registry {
     workers().forEach(({ r, labels }) => g.set(labels, (Date.now() - r.forkedAt) / 1000)),
   );
   counter('nsup_ipc_messages_relayed_total', 'Worker-to-worker messages relayed by the primary.', [], (c) => c.inc(supervisor.messagesRelayed));
+  registerJobMetrics(register, supervisor);
   return register;
 }
 

@@ -88,6 +88,8 @@ describe('PM2 ecosystem files under nsup start', () => {
     expect(app).toMatchObject({ name: 'api', state: 'running', desired: 2, readyWhen: 'listening' });
     expect(app.limits).toEqual({
       maxMemoryBytes: 300 * 1024 * 1024,
+      maxRequests: null,
+      maxRequestsJitter: 0,
       killTimeoutMs: 3000,
       listenTimeoutMs: 8000,
       restart: { delayMs: 200, maxDelayMs: 200, minUptimeMs: 10_000, maxRestarts: 5, stopExitCodes: [] },

@@ -2,7 +2,7 @@
 
 import { describe, expect, it } from 'vitest';
 import { formatBytes, formatStatus, formatUptime, shouldColor } from '../../src/cli/format-status.ts';
-import type { AppStatus, StatusDocument, SupervisorStatus, WorkerStatus } from '../../src/control/types.ts';
+import type { AppStatus, JobResultStatus, JobStatus, StatusDocument, SupervisorStatus, WorkerStatus } from '../../src/control/types.ts';
 
 const NOW = Date.parse('2025-06-01T12:00:00.000Z');
 const MB = 1024 * 1024;
@@ -194,5 +194,85 @@ describe('shouldColor', () => {
     { name: 'TERM=xterm-256color', isTTY: true, env: { TERM: 'xterm-256color' }, expected: true },
   ])('$name → $expected', ({ isTTY, env, expected }) => {
     expect(shouldColor({ isTTY }, env)).toBe(expected);
+  });
+});
+
+describe('formatStatus: jobs, recycling and singletons', () => {
+  const job = (over: Partial<JobStatus>): JobStatus => ({
+    name: 'backup',
+    schedule: '0 4 * * *',
+    timezone: null,
+    overlap: 'skip',
+    timeoutMs: null,
+    nextRun: null,
+    running: null,
+    queued: 0,
+    lastRun: null,
+    missed: null,
+    runs: { ok: 0, failed: 0, timedOut: 0 },
+    skipped: 0,
+    missedTicks: 0,
+    ...over,
+  });
+  const result = (over: Partial<JobResultStatus>): JobResultStatus => ({
+    job: 'backup',
+    trigger: 'schedule',
+    tick: '2025-05-31T16:00:00.000Z',
+    startedAt: '2025-05-31T16:00:00.000Z',
+    durationMs: 4100,
+    code: 0,
+    signal: null,
+    ok: true,
+    timedOut: false,
+    reason: 'exit 0',
+    output: ['done'],
+    ...over,
+  });
+  const lines = (a: AppStatus) => formatStatus({ supervisors: [supervisor({ apps: [a] })] }, { color: false, now: NOW }).split('\n');
+
+  it('shows each job: schedule and zone, next run, run in progress, last result with its last output line when it failed', () => {
+    const web = app({
+      name: 'web',
+      jobs: [
+        job({ timezone: 'Europe/Paris', nextRun: '2025-06-01T15:02:00.000Z', lastRun: result({}), runs: { ok: 1, failed: 0, timedOut: 0 } }),
+        job({
+          name: 'sync',
+          schedule: '*/10 * * * * *',
+          nextRun: '2025-06-01T12:00:10.000Z',
+          running: { pid: 4312, startedAt: '2025-06-01T11:59:57.000Z', trigger: 'schedule', tick: '2025-06-01T11:59:57.000Z' },
+          lastRun: result({ job: 'sync', startedAt: '2025-06-01T11:59:47.800Z', durationMs: 200, code: 1, ok: false, reason: 'exit 1', output: ['connecting', 'Error: ECONNREFUSED 127.0.0.1:5432\n  at x'] }),
+          skipped: 3,
+        }),
+        job({ name: 'report', schedule: '0 0 1 * *' }),
+      ],
+    });
+    const out = lines(web);
+    expect(out).toContain('  job backup  0 4 * * * (Europe/Paris)  next in 3h 2m  last ok: exit 0 in 4.1s, 19h 59m ago');
+    expect(out).toContain('  job sync  */10 * * * * *  running 3.0s (pid 4312)  next in 10s  last failed: exit 1 in 200ms, 12s ago: Error: ECONNREFUSED 127.0.0.1:5432  3 skipped');
+    expect(out).toContain('  job report  0 0 1 * *  no next run  never ran');
+  });
+
+  it('reports missed ticks on their own line, and says they were not replayed', () => {
+    const out = lines(app({ name: 'web', jobs: [job({ nextRun: '2025-06-02T04:00:00.000Z', missed: { from: '2025-06-01T04:00:00.000Z', to: '2025-06-01T04:00:00.000Z', reason: 'down' }, missedTicks: 1 })] }));
+    expect(out).toContain('  job backup missed its ticks from 2025-06-01 04:00:00Z to 2025-06-01 04:00:00Z while nsup was not running; they were not replayed');
+  });
+
+  it('shows the recycle schedule, each worker against its maxRequests, and marks a singleton', () => {
+    const web = app({
+      name: 'web',
+      desired: 2,
+      singleton: true,
+      recycle: { schedule: '0 4 * * *', timezone: 'UTC', nextRun: '2025-06-01T16:00:00.000Z', lastRun: null, count: 2 },
+      limits: { maxMemoryBytes: null, killTimeoutMs: 5000, listenTimeoutMs: 10_000, restart: { delayMs: 100, maxDelayMs: 15_000, minUptimeMs: 1000, maxRestarts: null, stopExitCodes: [] }, maxRequests: 1000, maxRequestsJitter: 200 },
+      workers: [worker({ id: 0, pid: 11, state: 'listening', up: true, requests: 812, maxRequests: 1093 }), worker({ id: 1, pid: 12, state: 'listening', up: true, requests: null, maxRequests: 1150 })],
+    });
+    const out = lines(web);
+    expect(out).toContain('web  running  2/2 up (singleton)  gen 1');
+    expect(out).toContain('  recycle 0 4 * * * (UTC)  next in 4h 0m  2 so far (a rolling reload each)');
+    expect(out).toContain('  maxRequests 1000 (+0..200)  worker 0: 812/1093  worker 1: -/1150');
+  });
+
+  it('adds nothing for an app without jobs, recycle or maxRequests (and for older documents)', () => {
+    expect(lines(app({ name: 'web', jobs: [], recycle: null })).filter((l) => l.startsWith('  '))).toEqual([]);
   });
 });

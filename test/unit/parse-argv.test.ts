@@ -84,3 +84,21 @@ describe('parseArgv: arguments after --', () => {
     expect(args['--']).toEqual(['--port', '3000', '--ratio', '1.50', '0x10', '1e3']);
   });
 });
+
+describe('parseArgv: nsup run', () => {
+  it('takes an app and a job, and --json', async () => {
+    const { command, args } = await parseArgv(['run', 'web', 'backup', '--json']);
+    expect(command).toBe('run');
+    expect(args).toMatchObject({ name: 'web', job: 'backup', json: true });
+  });
+
+  it('keeps a number-like job name a string', async () => {
+    const { args } = await parseArgv(['run', 'web', 'b2']);
+    expect(args).toMatchObject({ name: 'web', job: 'b2' });
+    expect(args.json).toBeUndefined();
+  });
+
+  it('wants the job name', async () => {
+    await expect(parseArgv(['run', 'web'])).rejects.toThrow(/Not enough non-option arguments/);
+  });
+});

@@ -1,4 +1,4 @@
-// The control commands (status, reload, restart, stop, scale, logs): thin yargs modules that
+// The control commands (status, reload, restart, stop, scale, logs, send, run): thin yargs modules that
 // lazily import run-control.ts (logs: run-logs.ts), so `nsup status` never loads the supervisor's code.
 import type { Argv } from 'yargs';
 import type { LogsArgs } from '../run-logs.ts';
@@ -69,4 +69,15 @@ export const sendCommand: CommandModule<{ name: string; target: string; topic: s
       .positional('topic', { type: 'string', describe: 'topic of the on() handlers', demandOption: true })
       .positional('json', { type: 'string', describe: 'data, as JSON' }),
   handler: async (args) => (await import('../run-control.ts')).runSend(args.name, String(args.target), String(args.topic), args.json),
+};
+
+export const runCommand: CommandModule<{ name: string; job: string; json?: boolean }> = {
+  command: 'run <name> <job>',
+  describe: "run one of an app's jobs now and wait for it; exits 0 if it succeeded, 1 if it failed or could not start (Ctrl-C does not stop the job)",
+  builder: (yargs) =>
+    yargs
+      .positional('name', { type: 'string', describe: 'app name', demandOption: true })
+      .positional('job', { type: 'string', describe: "job name (the app's jobs[].name)", demandOption: true })
+      .option('json', { type: 'boolean', description: 'print the result as one JSON document' }),
+  handler: async (args) => (await import('../run-control.ts')).runJobNow(args.name, String(args.job), { json: args.json === true }),
 };

@@ -1,6 +1,6 @@
 // The explicit list of CLI commands (no commandDir: it expects CommonJS-style modules, yargs #2479).
 import type { Argv, ArgumentsCamelCase } from 'yargs';
-import { logsCommand, reloadCommand, restartCommand, scaleCommand, sendCommand, statusCommand, stopCommand } from './control.ts';
+import { logsCommand, reloadCommand, restartCommand, runCommand, scaleCommand, sendCommand, statusCommand, stopCommand } from './control.ts';
 import { importCommand } from './import.ts';
 import { deployCommand } from './deploy.ts';
 import { startCommand } from './start.ts';
@@ -15,4 +15,4 @@ export interface CommandModule<A> {
 }
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export const commands: Array<CommandModule<any>> = [startCommand, statusCommand, reloadCommand, restartCommand, stopCommand, scaleCommand, logsCommand, sendCommand, startupCommand, importCommand, deployCommand];
+export const commands: Array<CommandModule<any>> = [startCommand, statusCommand, reloadCommand, restartCommand, stopCommand, scaleCommand, logsCommand, sendCommand, runCommand, startupCommand, importCommand, deployCommand];
