@@ -9,6 +9,7 @@ import { forwardWorkerOutput } from '../log/worker-output.ts';
 import { isReadyMessage } from '../ipc/protocol.ts';
 import type { ChildProcess } from 'node:child_process';
 import { gateConnections } from './connection-router.ts';
+import { rescueHandoffs } from './handoffs.ts';
 import { StickyRouter } from './sticky-router.ts';
 import { TOKEN_VAR, TreeReaper } from './descendants.ts';
 import { WORKER_PRELOAD } from '../paths.ts';
@@ -77,6 +78,9 @@ export function clusterSpawner(output: Output, logger?: Logger): Spawner {
       });
       worker.on('online', () => sink.online());
       worker.on('listening', (address) => sink.listening(formatAddress(address, app.cwd)));
+      // A connection on its way to a worker that dies goes to another one (handoffs.ts). First: the
+      // gate below wraps the same send, and the hand-offs it declines itself never reach the worker.
+      rescueHandoffs(worker.process);
       // readyWhen 'ready': no connection reaches the worker before it calls ready().
       const gate = app.readyWhen === 'ready' ? gateConnections(worker.process) : null;
       // sticky: each connection goes to the worker its client's address maps to (sticky-router.ts).

@@ -1,7 +1,7 @@
 // Issue 2: crashed workers come back; crash loops back off, never kill the supervisor, and recover.
 import { writeFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
-import { freePort, getJson } from '../helpers/http.ts';
+import { freePort, get, getJson } from '../helpers/http.ts';
 import { cleanupAll, isAlive, startNsup, stopNsup, waitGone, type LogLine } from '../helpers/run-nsup.ts';
 import { FIXTURES, tmpProject } from '../helpers/tmp-project.ts';
 
@@ -10,6 +10,24 @@ afterEach(cleanupAll);
 const listening = (e: LogLine) => e.event === 'worker.state' && e.to === 'listening';
 
 describe('crash restarts', () => {
+  it('a connection on its way to a worker that dies is served by another worker, not held open', async () => {
+    // node:cluster's primary keeps its copy of a socket it hands to a worker until the worker
+    // answers; a worker that exits before it read the hand-off never answers, and raw cluster
+    // holds the connection open forever (src/worker/handoffs.ts).
+    const port = await freePort();
+    const nsup = startNsup(['start', `${FIXTURES}freeze-then-exit.js`, '-i', '2', '--env', `PORT=${port}`]);
+    await nsup.waitForCount(listening, 2, 'two listening workers');
+    const frozen = Number((await get(port, '/freeze')).body);
+    // The frozen worker is free in round-robin again: each new connection goes to one of the two,
+    // and the one handed to the frozen worker waits in its unread IPC channel until it exits.
+    const answers = await Promise.all(Array.from({ length: 6 }, () => get(port, '/', { timeoutMs: 5000 }).then((r) => r, (error: Error) => error)));
+    expect(answers.map((a) => (a instanceof Error ? a.message : a.status))).toEqual([200, 200, 200, 200, 200, 200]);
+    expect(answers.map((a) => Number((a as { body: string }).body)).filter((pid) => pid === frozen)).toEqual([]);
+    const exit = await nsup.waitFor((e) => e.event === 'worker.exit' && e.pid === frozen, 'exit of the frozen worker');
+    expect(exit.code).toBe(1);
+    expect(await stopNsup(nsup)).toBe(0);
+  });
+
   it('replaces a SIGKILLed worker in the same slot, at once once it was up for minUptime', async () => {
     const port = await freePort();
     const project = tmpProject();
