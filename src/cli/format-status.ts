@@ -71,7 +71,7 @@ export function formatBytes(bytes: number): string {
   return `${value.toFixed(1)} ${units[unit]}`;
 }
 
-const HEADER = ['APP', 'ID', 'PID', 'STATE', 'UPTIME', 'RESTARTS', 'CPU', 'MEMORY', 'CONNS', 'GEN'];
+const HEADER = ['APP', 'ID', 'PID', 'STATE', 'UPTIME', 'RESTARTS', 'CPU', 'MEMORY', 'REQ/S', 'CONNS', 'GEN'];
 const STATE_COLUMN = 3;
 const REASON_MAX = 50;
 
@@ -81,7 +81,7 @@ const RED = new Set(['crash-loop', 'errored']);
 
 // The plain cells of an app's rows; an app without workers gets one row carrying its app state.
 function workerRows(app: AppStatus): string[][] {
-  if (app.workers.length === 0) return [[app.name, '-', '-', app.state, '-', '-', '-', '-', '-', String(app.generation)]];
+  if (app.workers.length === 0) return [[app.name, '-', '-', app.state, '-', '-', '-', '-', '-', '-', String(app.generation)]];
   return [...app.workers].sort(byIdThenGeneration).map((w) => [
     app.name,
     String(w.id),
@@ -91,9 +91,17 @@ function workerRows(app: AppStatus): string[][] {
     String(w.restarts),
     w.cpuPercent === null ? '-' : `${w.cpuPercent.toFixed(1)}%`,
     w.rssBytes === null ? '-' : formatBytes(w.rssBytes),
+    w.live ? formatRate(w.live.reqPerSec) : '-',
     formatConnections(w.connections),
     String(w.generation),
   ]);
+}
+
+/** Requests per second as a column cell: `0`, `4.5`, `87`, `1234`, `12.3k`. */
+export function formatRate(perSec: number): string {
+  if (perSec >= 10_000) return `${(perSec / 1000).toFixed(1)}k`;
+  if (perSec >= 10 || Number.isInteger(perSec)) return String(Math.round(perSec));
+  return perSec.toFixed(1);
 }
 
 /** Open connections by kind, zeros left out: `3 req 5 idle 20 ws 2 sse`; `0` when none, `-` before the first report. */

@@ -44,6 +44,7 @@ export function snapshot(supervisor: Supervisor, usage: UsageSampler, meta: Snap
         exitCode: null,
         requests: w.requests ?? null,
         maxRequests: w.requestLimit ?? null,
+        live: w.live && { ...w.live, eventLoopDelayMs: { ...w.live.eventLoopDelayMs } },
       };
     });
     // A slot in backoff has no process: it shows as `waiting` until its restart; a done one as `done`.
@@ -52,7 +53,7 @@ export function snapshot(supervisor: Supervisor, usage: UsageSampler, meta: Snap
       if (slot.halted || covered.has(id)) return;
       const state = slot.doneWith !== null ? 'done' : slot.retryAt !== null ? 'waiting' : null;
       if (state === null) return;
-      workers.push({ id, pid: null, state, generation: app.generation, restarts: slot.restarts, uptimeMs: 0, rssBytes: null, cpuPercent: null, up: false, addresses: [], notUpReason: null, connections: null, cwd: null, scriptPath: null, exitCode: slot.doneWith });
+      workers.push({ id, pid: null, state, generation: app.generation, restarts: slot.restarts, uptimeMs: 0, rssBytes: null, cpuPercent: null, up: false, addresses: [], notUpReason: null, connections: null, cwd: null, scriptPath: null, exitCode: slot.doneWith, live: null });
     });
     return {
       name: app.config.name,
@@ -65,6 +66,7 @@ export function snapshot(supervisor: Supervisor, usage: UsageSampler, meta: Snap
       generations: generations(app),
       lastFailure: app.lastFailure,
       lastReload: app.lastReload ? { ok: app.lastReload.ok, generation: app.lastReload.generation, durationMs: app.lastReload.durationMs, ...(app.lastReload.reason ? { reason: app.lastReload.reason } : {}) } : null,
+      reloads: app.reloads.map((r) => ({ generation: r.generation, trigger: r.trigger, startedAt: new Date(r.startedAt).toISOString(), durationMs: r.durationMs, ok: r.ok, ...(r.reason ? { reason: r.reason } : {}) })),
       workers: workers.sort((a, b) => a.id - b.id || a.generation - b.generation),
       primaryHooks: hooks?.status(app.config.name) ?? [],
       limits: limitsOf(app.config),

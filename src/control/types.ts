@@ -37,6 +37,34 @@ export interface WorkerStatus {
   requests?: number | null;
   /** With maxRequests: its own limit (maxRequests plus its jitter); null without maxRequests. */
   maxRequests?: number | null;
+  /** Its live figures, reported once a second (so at most about a second old); null until its first report and for a slot without a process. */
+  live: LiveStatus | null;
+}
+
+/** A worker's live figures (WorkerStatus.live). */
+export interface LiveStatus {
+  /** Served since the worker started: HTTP requests, WebSocket upgrades and event streams. */
+  requests: number;
+  /** Requests per second over the last report interval. */
+  reqPerSec: number;
+  /** Event-loop utilisation over the last interval, 0..1. */
+  elu: number;
+  /** How late its event loop ran timers over the last interval (ms), sampled every 100 ms. */
+  eventLoopDelayMs: { p50: number; p99: number; max: number };
+}
+
+/** One finished rolling reload of an app (AppStatus.reloads). */
+export interface ReloadStatus {
+  /** The generation it rolled to, or tried to (a rollback). */
+  generation: number;
+  /** What asked for it: 'SIGHUP', 'nsup reload', 'nsup deploy', 'file change', 'recycle (…)', 'API'; coalesced ones joined with ', '. */
+  trigger: string;
+  startedAt: string;
+  durationMs: number;
+  /** False: rolled back (the previous generation kept serving). */
+  ok: boolean;
+  /** Why it rolled back. */
+  reason?: string;
 }
 
 /** One scheduled job of an app in `nsup status`. */
@@ -118,6 +146,8 @@ export interface AppStatus {
   generations?: GenerationStatus[];
   lastFailure: FailureStatus | null;
   lastReload: { ok: boolean; generation: number; durationMs: number; reason?: string } | null;
+  /** Its last 20 finished reloads, oldest first (absent in documents of older nsup versions). */
+  reloads?: ReloadStatus[];
   workers: WorkerStatus[];
   /** The app's primary hooks, in load order (empty without `primary`; absent in documents of older nsup versions). */
   primaryHooks: PrimaryHookStatus[];

@@ -29,7 +29,7 @@ export interface HeartbeatMessage {
   type: 'heartbeat';
 }
 
-/** Worker → primary, when they changed (at most once a second): its open connections by kind, for status. */
+/** Worker → primary, checked once a second and sent when something changed: its open connections by kind, its request count and its live figures, for status, monit, the dashboard and /metrics. */
 export interface ConnectionsMessage {
   nsup: typeof NSUP_IPC;
   type: 'connections';
@@ -41,8 +41,20 @@ export interface ConnectionsMessage {
   websocket: number;
   /** Open text/event-stream responses. */
   stream: number;
-  /** With maxRequests: the requests it served so far (WebSocket upgrades and event streams count); absent otherwise. */
+  /** The requests it served so far (WebSocket upgrades and event streams count). Always sent since issue 15 (before: with maxRequests only). */
   requests?: number;
+  /** Its figures over the last report interval (worker/live.ts); absent from runtimes before issue 15. */
+  live?: LiveReport;
+}
+
+/** A worker's live figures over its last report interval (one second). */
+export interface LiveReport {
+  /** Requests served per second. */
+  reqPerSec: number;
+  /** Event-loop utilisation, 0..1. */
+  elu: number;
+  /** How late its event loop ran timers, in ms. */
+  eventLoopDelayMs: { p50: number; p99: number; max: number };
 }
 
 /** Worker → primary, once, with maxRequests: it served its limit (NSUP_MAX_REQUESTS) and asks to be replaced. */

@@ -56,9 +56,37 @@ export interface WorkerModel {
   replaceAfter: number;
   /** Decided at fork (maxRequests + its jitter): it asks to be replaced after this many requests; null: maxRequests is off. */
   readonly requestLimit: number | null;
-  /** Observed: the requests it served so far (its recycle and connections messages); null: not counted or not reported yet. */
+  /** Observed: the requests it served so far (its recycle and connections messages), for maxRequests; null: maxRequests off or not reported yet. */
   requests: number | null;
+  /** Observed: its live figures from its last report (once a second); null before the first. */
+  live: LiveFigures | null;
 }
+
+/** A worker's live figures as it last reported them (worker/live.ts), over its last report interval. */
+export interface LiveFigures {
+  /** Served since it started (HTTP requests, WebSocket upgrades, event streams). */
+  requests: number;
+  reqPerSec: number;
+  /** Event-loop utilisation, 0..1. */
+  elu: number;
+  eventLoopDelayMs: { p50: number; p99: number; max: number };
+}
+
+/** One finished rolling reload of an app (its last RELOAD_HISTORY are kept for status). */
+export interface ReloadRecord {
+  /** The generation it rolled to (or tried to, when rolled back). */
+  generation: number;
+  trigger: string;
+  /** Clock time (ms) it started. */
+  startedAt: number;
+  durationMs: number;
+  ok: boolean;
+  /** Why it rolled back. */
+  reason?: string;
+}
+
+/** How many finished reloads each app keeps (AppModel.reloads). */
+export const RELOAD_HISTORY = 20;
 
 /** A worker's open connections by kind (the worker runtime reports them when they change). */
 export interface ConnectionCounts {
@@ -175,6 +203,8 @@ export interface AppModel {
   state: AppState;
   lastFailure: Failure | null;
   lastReload: ReloadResult | null;
+  /** Reconcile: the last RELOAD_HISTORY finished reloads, oldest first. */
+  reloads: ReloadRecord[];
   /** Reconcile: monotonic counters since start (Prometheus). recycledRequests: workers replaced for maxRequests; recycleTicks: recycle schedule ticks. */
   counters: { restarts: number; reloadsDone: number; reloadsRolledBack: number; recycledRequests: number; recycleTicks: number };
   /** The app's jobs and recycle schedule (src/jobs/model.ts): they belong to the app, not to a generation or a worker. */
@@ -215,6 +245,7 @@ export function createModel(apps: readonly ResolvedApp[], lastTicks: ReadonlyMap
       state: 'starting',
       lastFailure: null,
       lastReload: null,
+      reloads: [],
       counters: { restarts: 0, reloadsDone: 0, reloadsRolledBack: 0, recycledRequests: 0, recycleTicks: 0 },
       scheduled: emptySchedule(),
     });

@@ -5,7 +5,7 @@ import { isConnectionsMessage, isHeartbeat, isReadyMessage, isRecycleMessage, is
 import { observeJobExit } from '../jobs/reconcile-schedules.ts';
 import type { SupervisorEvent } from './events.ts';
 import { explainExit } from './explain-exit.ts';
-import { displayState, label, type ConnectionCounts, type CoreModel, type WorkerModel } from './model.ts';
+import { displayState, label, type ConnectionCounts, type CoreModel, type LiveFigures, type WorkerModel } from './model.ts';
 import { advances, type Lifecycle } from './worker-state.ts';
 
 /** What observing needs besides the table: the time of the event and where to log. */
@@ -43,6 +43,7 @@ export function observe(model: CoreModel, event: ObservedEvent, ctx: ObserveCont
       if (isHeartbeat(event.message)) worker.lastHeartbeat = ctx.now;
       else if (isConnectionsMessage(event.message)) {
         worker.connections = connectionCounts(event.message);
+        worker.live = liveFigures(event.message, worker.live);
         if (worker.requestLimit !== null) noteRequests(worker, event.message.requests);
       }
       // maxRequests: the worker reached its limit; reconcile-replace.ts replaces it (the count is the fact, level-triggered).
@@ -141,4 +142,20 @@ function observeExit(model: CoreModel, event: Extract<SupervisorEvent, { type: '
 function connectionCounts(message: ConnectionsMessage): ConnectionCounts {
   const count = (n: unknown) => (typeof n === 'number' && Number.isSafeInteger(n) && n >= 0 ? n : 0);
   return { inFlight: count(message.inFlight), keepAlive: count(message.keepAlive), websocket: count(message.websocket), stream: count(message.stream) };
+}
+
+// The live figures as finite non-negative numbers (elu at most 1); the request count never goes
+// down. Null while the worker's runtime sends none (before issue 15).
+function liveFigures(message: ConnectionsMessage, previous: LiveFigures | null): LiveFigures | null {
+  const live = message.live as Partial<ConnectionsMessage['live']> | undefined;
+  if (typeof live !== 'object' || live === null) return previous;
+  const num = (n: unknown) => (typeof n === 'number' && Number.isFinite(n) && n >= 0 ? n : 0);
+  const delay = (typeof live.eventLoopDelayMs === 'object' && live.eventLoopDelayMs !== null ? live.eventLoopDelayMs : {}) as Partial<LiveFigures['eventLoopDelayMs']>;
+  const requests = typeof message.requests === 'number' && Number.isSafeInteger(message.requests) && message.requests >= 0 ? message.requests : 0;
+  return {
+    requests: Math.max(previous?.requests ?? 0, requests),
+    reqPerSec: num(live.reqPerSec),
+    elu: Math.min(1, num(live.elu)),
+    eventLoopDelayMs: { p50: num(delay.p50), p99: num(delay.p99), max: num(delay.max) },
+  };
 }

@@ -73,6 +73,7 @@ export function forkWorker(
     replaceAfter: 0,
     requestLimit: requestLimit(config, pass),
     requests: null,
+    live: null,
   };
   app.workers.push(worker);
   pass.effects.push({ kind: 'fork', worker, purpose: extra.purpose ?? 'slot' });

@@ -6,7 +6,7 @@
 import { notUpReason } from './readiness.ts';
 import type { ResolvedApp } from '../config/define.ts';
 import { formatDelay } from './backoff.ts';
-import { freshSlots, isUp, type AppModel, type ReloadResult, type ReloadRun } from './model.ts';
+import { RELOAD_HISTORY, freshSlots, isUp, type AppModel, type ReloadResult, type ReloadRun } from './model.ts';
 import { budget, forkWorker, stopWorkers, type Pass } from './pass.ts';
 import { nextReloadStep } from './reload-plan.ts';
 
@@ -129,5 +129,7 @@ export function endReload(app: AppModel, pass: Pass, outcome: { ok: boolean; rea
     );
   }
   app.lastReload = result;
+  app.reloads.push({ generation: run.generation, trigger: run.trigger, startedAt: run.startedAt, durationMs, ok, ...(result.reason ? { reason: result.reason } : {}) });
+  if (app.reloads.length > RELOAD_HISTORY) app.reloads.splice(0, app.reloads.length - RELOAD_HISTORY);
   run.finish(result);
 }

@@ -1,44 +1,63 @@
-// This worker's open connections by kind, sent to the primary for status when they changed. The
-// counts are read once a second from what Node keeps anyway (each HTTP server's list of
-// connections, the response each one serves): nothing runs per request or connection for them.
-import { NSUP_IPC, type ConnectionsMessage } from '../ipc/protocol.ts';
+// This worker's report to the primary, once a second: its open connections by kind, the requests
+// it served, and its live figures (live.ts: request rate, event-loop utilisation and delay). The
+// connection counts are read from what Node keeps anyway (each HTTP server's list of connections,
+// the response each one serves): nothing runs per request or connection for them.
+import { NSUP_IPC, type ConnectionsMessage, type LiveReport } from '../ipc/protocol.ts';
 import { httpConnectionCount, liveResponses } from './connections.ts';
+import { sample, startLive } from './live.ts';
 import { requestCount } from './requests.ts';
 import { isEventStream } from './sse.ts';
 import { upgraded } from './websockets.ts';
 
-// At most one report a second: status is read by people, and IPC is shared with the app.
+// Once a second: status, monit and the dashboard show figures at most about a second old.
 const REPORT_MS = 1000;
 
 /** The counts right now. */
-export function connectionCounts(): Omit<ConnectionsMessage, 'nsup' | 'type'> {
+export function connectionCounts(): Omit<ConnectionsMessage, 'nsup' | 'type' | 'live'> {
   let responses = 0;
   let stream = 0;
   for (const response of liveResponses()) {
     responses++;
     if (isEventStream(response)) stream++;
   }
-  const requests = requestCount();
   return {
     inFlight: responses - stream,
     // Open HTTP connections without a request in progress (an upgraded one is no longer HTTP).
     keepAlive: Math.max(0, httpConnectionCount() - responses),
     websocket: upgraded.size,
     stream,
-    // With maxRequests only (status shows how far each worker is from its limit).
-    ...(requests === null ? {} : { requests }),
+    requests: requestCount(),
   };
 }
 
-/** Send `connections` to the primary once, then whenever the counts changed, checked once a second; never keeps the worker alive. */
+/**
+ * Check once a second and send `connections` with the live figures when they changed: the counts,
+ * the request rate, ELU by 0.01 or a delay by 1 ms (an idle worker sends nothing, and costs the
+ * primary nothing). Never keeps the worker alive.
+ */
 export function reportConnections(): void {
-  // The first check always reports (an idle worker shows 0, not "no report yet").
-  let last: ReturnType<typeof connectionCounts> | null = null;
+  startLive();
+  let lastSent: ConnectionsMessage | null = null;
   setInterval(() => {
+    // Sampled even when the channel is closed, so the next report covers one interval, not several.
+    const live = sample(REPORT_MS);
     if (!process.connected) return;
-    const counts = connectionCounts();
-    if (last && counts.inFlight === last.inFlight && counts.keepAlive === last.keepAlive && counts.websocket === last.websocket && counts.stream === last.stream && counts.requests === last.requests) return;
-    last = counts;
-    process.send?.({ nsup: NSUP_IPC, type: 'connections', ...counts } satisfies ConnectionsMessage);
+    const message: ConnectionsMessage = { nsup: NSUP_IPC, type: 'connections', ...connectionCounts(), live };
+    if (lastSent && !changed(lastSent, message)) return;
+    lastSent = message;
+    process.send?.(message);
   }, REPORT_MS).unref();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Helpers
+
+// Whether `next` says something `prev` did not: counts exactly, ELU and delays past what a person reads.
+function changed(prev: ConnectionsMessage, next: ConnectionsMessage): boolean {
+  if (prev.inFlight !== next.inFlight || prev.keepAlive !== next.keepAlive || prev.websocket !== next.websocket || prev.stream !== next.stream || prev.requests !== next.requests) return true;
+  const a = prev.live!;
+  const b = next.live!;
+  if (a.reqPerSec !== b.reqPerSec || Math.abs(a.elu - b.elu) >= 0.01) return true;
+  const d = (key: keyof LiveReport['eventLoopDelayMs']) => Math.abs(a.eventLoopDelayMs[key] - b.eventLoopDelayMs[key]) >= 1;
+  return d('p50') || d('p99') || d('max');
 }

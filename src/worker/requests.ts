@@ -1,12 +1,13 @@
-// maxRequests, the worker side: the requests this worker served, and one `recycle` message to the
-// primary when they reach its limit (NSUP_MAX_REQUESTS, drawn per worker by the primary). Nothing
-// here runs unless countRequests() was called (runtime.ts does only when the variable is set):
-// without maxRequests a worker has no per-request work at all (docs/benchmarks.md, "Per-request
-// tracking"). With it, the cost is one comparison and one increment per emitted server event.
+// The requests this worker served (always counted: status, monit and /metrics show them, issue 15),
+// and with maxRequests one `recycle` message to the primary when they reach its limit
+// (NSUP_MAX_REQUESTS, drawn per worker by the primary). The cost is one comparison and one
+// increment per emitted server event, in the server's wrapped emit: no allocation, no listener
+// (docs/benchmarks.md, "Per-request tracking").
 import type net from 'node:net';
 import { NSUP_IPC, type RecycleMessage } from '../ipc/protocol.ts';
 
-const state = { counting: false, limit: 0, count: 0, send: sendToPrimary };
+// limit 0: no maxRequests (the count, which starts at 1, never equals it).
+const state = { limit: 0, count: 0, send: sendToPrimary };
 const watched = new WeakSet<net.Server>();
 
 /** The limit from the environment the primary forked this worker with, or null (maxRequests off). */
@@ -15,16 +16,15 @@ export function requestLimitFromEnv(env: NodeJS.ProcessEnv = process.env): numbe
   return Number.isSafeInteger(limit) && limit > 0 ? limit : null;
 }
 
-/** Count from now on, and send `recycle` once at `limit` (send: tests pass their own; default process.send). */
+/** maxRequests: send `recycle` once when the count reaches `limit` (send: tests pass their own; default process.send). */
 export function countRequests(limit: number, send: (message: RecycleMessage) => void = sendToPrimary): void {
-  state.counting = true;
   state.limit = limit;
   state.send = send;
 }
 
-/** The requests served so far, or null when this worker does not count (maxRequests off). */
-export function requestCount(): number | null {
-  return state.counting ? state.count : null;
+/** The requests served so far by the servers watched. */
+export function requestCount(): number {
+  return state.count;
 }
 
 /**
@@ -35,7 +35,7 @@ export function requestCount(): number | null {
  * listenerCount('request') is the app's to read).
  */
 export function watchServer(server: net.Server): void {
-  if (!state.counting || watched.has(server)) return;
+  if (watched.has(server)) return;
   watched.add(server);
   const counted = countedEvent(server);
   const http2 = counted === 'stream';
@@ -49,7 +49,7 @@ export function watchServer(server: net.Server): void {
 
 /** A WebSocket upgrade was handed to the app (websockets.ts): it counts as a request. */
 export function noteUpgrade(): void {
-  if (state.counting) note();
+  note();
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -35,7 +35,7 @@ const REASONS: readonly DrainReason[] = ['reload', 'stop', 'scale', 'replace'];
 let draining: Promise<void> | null = null;
 
 function install(): void {
-  // maxRequests: counted only when the primary set a limit; otherwise nothing is added (requests.ts).
+  // Requests are always counted (requests.ts); with maxRequests the worker asks once to be recycled.
   const requestLimit = requestLimitFromEnv();
   if (requestLimit !== null) countRequests(requestLimit);
   diagnostics.tracingChannel('net.server.listen').subscribe({
@@ -47,7 +47,7 @@ function install(): void {
       const server = (message as { server?: net.Server }).server;
       if (!server) return;
       trackServer(server);
-      if (requestLimit !== null) watchServer(server);
+      watchServer(server);
     },
   });
   // Requests are not tracked until a drain starts (connections.ts): a per-request subscription

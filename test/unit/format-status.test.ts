@@ -45,9 +45,9 @@ const web = app({
   generation: 3,
   lastReload: { ok: true, generation: 2, durationMs: 812 },
   workers: [
-    worker({ id: 1, pid: 5102, state: 'listening', generation: 2, uptimeMs: 11_040_000, rssBytes: 61.4 * MB, cpuPercent: 0.4, up: true, connections: { inFlight: 3, keepAlive: 5, websocket: 20, stream: 2 } }),
+    worker({ id: 1, pid: 5102, state: 'listening', generation: 2, uptimeMs: 11_040_000, rssBytes: 61.4 * MB, cpuPercent: 0.4, up: true, connections: { inFlight: 3, keepAlive: 5, websocket: 20, stream: 2 }, live: { requests: 91_230, reqPerSec: 1234.4, elu: 0.31, eventLoopDelayMs: { p50: 0.1, p99: 4.2, max: 6 } } }),
     worker({ id: 0, pid: 5203, state: 'online', generation: 3, uptimeMs: 1_200, rssBytes: 30.2 * MB, cpuPercent: 12.5, notUpReason: "online, has not listened after 1.2s: a worker without a server needs readyWhen 'online'" }),
-    worker({ id: 0, pid: 5101, state: 'listening', generation: 2, uptimeMs: 176_400_000, rssBytes: 52.1 * MB, cpuPercent: 1.25, up: true, connections: { inFlight: 0, keepAlive: 0, websocket: 0, stream: 0 } }),
+    worker({ id: 0, pid: 5101, state: 'listening', generation: 2, uptimeMs: 176_400_000, rssBytes: 52.1 * MB, cpuPercent: 1.25, up: true, connections: { inFlight: 0, keepAlive: 0, websocket: 0, stream: 0 }, live: { requests: 12, reqPerSec: 0, elu: 0.001, eventLoopDelayMs: { p50: 0, p99: 0.3, max: 0.5 } } }),
   ],
 });
 const api = app({
@@ -85,14 +85,14 @@ describe('formatStatus', () => {
   it('renders one row per worker, sorted, under a summary line per app', () => {
     expect(formatStatus(doc, { color: false, now: NOW })).toBe(
       [
-        'APP  ID  PID   STATE      UPTIME  RESTARTS  CPU    MEMORY   CONNS                     GEN',
+        'APP  ID  PID   STATE      UPTIME  RESTARTS  CPU    MEMORY   REQ/S  CONNS                     GEN',
         "api  crash-loop  1/2 up  gen 1  last failure 12s ago (worker 1): exited with code 1 after 0.3s: Error: Cannot find…",
-        'api  0   4301  ready      45s     0         0.0%   45.8 MB  -                         1',
-        'api  1   -     waiting    -       4         -      -        -                         1',
+        'api  0   4301  ready      45s     0         0.0%   45.8 MB  -      -                         1',
+        'api  1   -     waiting    -       4         -      -        -      -                         1',
         'web  reloading  2/2 up  gen 3',
-        'web  0   5101  listening  2d 1h   0         1.3%   52.1 MB  0                         2',
-        'web  0   5203  online     1s      0         12.5%  30.2 MB  -                         3',
-        'web  1   5102  listening  3h 4m   0         0.4%   61.4 MB  3 req 5 idle 20 ws 2 sse  2',
+        'web  0   5101  listening  2d 1h   0         1.3%   52.1 MB  0      0                         2',
+        'web  0   5203  online     1s      0         12.5%  30.2 MB  -      -                         3',
+        'web  1   5102  listening  3h 4m   0         0.4%   61.4 MB  1234   3 req 5 idle 20 ws 2 sse  2',
         "  worker 0 (pid 5203) not up: online, has not listened after 1.2s: a worker without a server needs readyWhen 'online'",
         '',
       ].join('\n'),
@@ -115,7 +115,7 @@ describe('formatStatus', () => {
       const table = lines.filter((line) => line.startsWith('APP') || /^\w+  \d+ /.test(line));
       expect(table).toHaveLength(6);
       const header = table[0] ?? '';
-      const starts = ['ID', 'PID', 'STATE', 'UPTIME', 'RESTARTS', 'CPU', 'MEMORY', 'CONNS', 'GEN'].map((title) => header.indexOf(title));
+      const starts = ['ID', 'PID', 'STATE', 'UPTIME', 'RESTARTS', 'CPU', 'MEMORY', 'REQ/S', 'CONNS', 'GEN'].map((title) => header.indexOf(title));
       for (const row of table.slice(1)) {
         for (const start of starts) {
           // Each column starts right after a two-space gap, at the header's offset.
@@ -138,9 +138,9 @@ describe('formatStatus', () => {
     const out = formatStatus({ supervisors: [supervisor({ apps: [errored] })] }, { color: false, now: NOW });
     expect(out).toBe(
       [
-        'APP   ID  PID  STATE    UPTIME  RESTARTS  CPU  MEMORY  CONNS  GEN',
+        'APP   ID  PID  STATE    UPTIME  RESTARTS  CPU  MEMORY  REQ/S  CONNS  GEN',
         'jobs  errored  0/1 up  gen 2',
-        'jobs  -   -    errored  -       -         -    -       -      2',
+        'jobs  -   -    errored  -       -         -    -       -      -      2',
         '',
       ].join('\n'),
     );
@@ -154,7 +154,7 @@ describe('formatStatus', () => {
     expect(lines).toContain('supervisor 7001 (daemon)');
     // The summary line pads the app name like the rows do, across supervisors.
     expect(lines).toContain('web   reloading  2/2 up  gen 3');
-    expect(lines).toContain('web   0   5101  listening  2d 1h   0         1.3%   52.1 MB  0                         2');
+    expect(lines).toContain('web   0   5101  listening  2d 1h   0         1.3%   52.1 MB  0      0                         2');
     const headers = lines.filter((line) => line.startsWith('APP'));
     expect(headers).toHaveLength(2);
     expect(headers[0]).toBe(headers[1]);

@@ -1,6 +1,6 @@
 // Issue 16, maxRequests in the worker (worker/requests.ts): requests counted on a real HTTP server
 // (keep-alive requests, a WebSocket upgrade through ws, an event stream), one `recycle` message at
-// the limit and none after, and, without a limit, nothing added to the server at all. Each test
+// the limit and none after, and, without a limit, the count alone (issue 15: always on). Each test
 // loads the worker modules afresh: their state is per process, as in a worker.
 import http from 'node:http';
 import http2 from 'node:http2';
@@ -161,20 +161,20 @@ describe('maxRequests counting (worker/requests.ts)', () => {
     expect(requests.requestCount()).toBe(3);
   });
 
-  it('off (NSUP_MAX_REQUESTS unset): the server keeps its prototype emit and one request listener, nothing is counted or reported', async () => {
+  it('without maxRequests (NSUP_MAX_REQUESTS unset): still counted (issue 15), with the one request listener, and never a recycle message', async () => {
     expect(requests.requestLimitFromEnv({})).toBeNull();
     expect(requests.requestLimitFromEnv({ NSUP_MAX_REQUESTS: '0' })).toBeNull();
     expect(requests.requestLimitFromEnv({ NSUP_MAX_REQUESTS: 'x' })).toBeNull();
     expect(requests.requestLimitFromEnv({ NSUP_MAX_REQUESTS: '1093' })).toBe(1093);
-    // runtime.ts calls watchServer only with a limit; even called, it does nothing without one.
-    const { server, port } = await serve(false);
-    requests.watchServer(server);
-    expect(Object.hasOwn(server, 'emit')).toBe(false);
-    expect(server.emit).toBe(http.Server.prototype.emit);
+    const send = vi.spyOn(process, 'send' as never);
+    cleanup.push(() => send.mockRestore());
+    const { server, port } = await serve(true);
     expect(server.listenerCount('request')).toBe(1);
-    await get(port, '/', keepAliveAgent());
+    const agent = keepAliveAgent();
+    for (let i = 0; i < 3; i++) await get(port, '/', agent);
     await openWebSocket(port);
-    expect(requests.requestCount()).toBeNull();
-    expect(report.connectionCounts()).not.toHaveProperty('requests');
+    expect(requests.requestCount()).toBe(4);
+    expect(report.connectionCounts().requests).toBe(4);
+    expect(send).not.toHaveBeenCalled();
   });
 });
