@@ -23,8 +23,9 @@ const common = {
   platform: 'node',
   logLevel: 'warn',
   // Optional peers some packages probe for with a guarded require (pino's pino-pretty, and so on):
-  // resolved at run time, if installed, like the unbundled code did.
-  external: ['pino-pretty', /^node:/],
+  // resolved at run time, if installed, like the unbundled code did. ink and React (`nsup monit`
+  // only) stay packages too: loaded from node_modules by the one command that uses them.
+  external: ['pino-pretty', 'ink', 'react', /^react\//, /^node:/],
 };
 const output = (chunkPrefix) => ({
   dir: outDir,

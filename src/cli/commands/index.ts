@@ -3,6 +3,7 @@ import type { Argv, ArgumentsCamelCase } from 'yargs';
 import { logsCommand, reloadCommand, restartCommand, runCommand, scaleCommand, sendCommand, statusCommand, stopCommand } from './control.ts';
 import { importCommand } from './import.ts';
 import { deployCommand } from './deploy.ts';
+import { monitCommand } from './monit.ts';
 import { startCommand } from './start.ts';
 import { startupCommand } from './startup.ts';
 
@@ -15,4 +16,4 @@ export interface CommandModule<A> {
 }
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export const commands: Array<CommandModule<any>> = [startCommand, statusCommand, reloadCommand, restartCommand, stopCommand, scaleCommand, logsCommand, sendCommand, runCommand, startupCommand, importCommand, deployCommand];
+export const commands: Array<CommandModule<any>> = [startCommand, statusCommand, reloadCommand, restartCommand, stopCommand, scaleCommand, logsCommand, sendCommand, runCommand, startupCommand, importCommand, deployCommand, monitCommand];
