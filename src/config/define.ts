@@ -142,6 +142,8 @@ export interface ResolvedJob {
 export interface MetricsOptions {
   port?: number;
   host?: string;
+  /** Serve the live dashboard at `/` on this port (default false; docs/dashboard.md). */
+  dashboard?: boolean;
 }
 
 /** The whole config file. */
@@ -222,7 +224,7 @@ export interface ResolvedConfig {
   /** Absolute path of the config file, or null when the app came from CLI flags alone. */
   file: string | null;
   apps: ResolvedApp[];
-  metrics: { port: number; host: string } | null;
+  metrics: { port: number; host: string; dashboard: boolean } | null;
   /** Keys of a PM2 ecosystem file that nsup maps differently or ignores (logged as `config.pm2-key` at start); absent for nsup's own format. */
   warnings?: readonly ConfigWarning[];
 }

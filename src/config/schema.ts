@@ -135,6 +135,8 @@ export const METRICS = {
       : bad(c.where, at, v, 'an integer port from 0 to 65535'),
     { flag: 'metrics-port', type: 'number', describe: 'serve /metrics, /healthz and /readyz from the primary on this port (0: any free port)' }),
   host: field('Interface to listen on.', '127.0.0.1', text("a host name or IP address, e.g. '127.0.0.1'"), str('metrics-host', 'interface for --metrics-port [default: 127.0.0.1]')),
+  dashboard: boolean('Serve the live dashboard at / on the metrics port (read-only; reload and scale take the token in <runtime dir>/dashboard.token).',
+    { flag: 'dashboard', type: 'boolean', describe: 'serve a live dashboard at / on --metrics-port (read-only without the token in the runtime dir) [default: off]' }),
 };
 
 export const LOG_ROTATE = {
@@ -264,8 +266,14 @@ export const APP = {
 
 const TOP = {
   apps: field('The apps to supervise.', undefined, parseApps),
-  metrics: field('Metrics and health endpoints; off unless set.', undefined, (v, at, c) =>
-    v === undefined ? null : readObject(v, at, c, METRICS, 'an object like { port: 9209 }')),
+  metrics: field('Metrics and health endpoints; off unless set.', undefined, (v, at, c) => {
+    if (v === undefined) return null;
+    // The dashboard lives on the metrics port: asking for it alone (--dashboard) names what is missing.
+    if (isPlainObject(v) && v.dashboard === true && v.port === undefined) {
+      fail(c.where, join(at, 'port'), 'the dashboard is served on the metrics port, and none is set. Set metrics.port (or --metrics-port, e.g. --metrics-port 9209; 0 picks a free one), or remove dashboard.');
+    }
+    return readObject(v, at, c, METRICS, 'an object like { port: 9209 }');
+  }),
 };
 
 // ---------------------------------------------------------------------------------------------

@@ -4,10 +4,12 @@ import type http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { AggregatorRegistry, Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import type { Dashboard, DashboardDeps } from '../dashboard/routes.ts';
 import type { Logger } from '../log/logger.ts';
 import { displayState } from '../supervisor/model.ts';
 import type { Supervisor } from '../supervisor/supervisor.ts';
 import { registerJobMetrics } from './job-metrics.ts';
+import { registerLiveMetrics } from './live-metrics.ts';
 import type { UsageSampler } from './usage.ts';
 import { WorkerMetrics } from './worker-metrics.ts';
 
@@ -26,15 +28,18 @@ export interface MetricsServer {
 // /healthz fails when the primary's event loop was blocked this long (p99 of the last interval).
 const MAX_LOOP_DELAY_MS = 1000;
 
-/** Serve /metrics, /healthz and /readyz on host:port. */
+/** Serve /metrics, /healthz and /readyz on host:port (and the dashboard at /, with `dashboard`). */
 export async function startMetricsServer(opts: {
   port: number;
   host: string;
   supervisor: Supervisor;
   usage: UsageSampler;
   logger: Logger;
+  /** Serve the dashboard (src/dashboard/) too: what it reads and acts on besides the supervisor. */
+  dashboard?: Omit<DashboardDeps, 'supervisor' | 'logger'> | null;
 }): Promise<MetricsServer> {
   const { supervisor, usage, logger } = opts;
+  const dashboard = opts.dashboard ? await startDashboard({ ...opts.dashboard, supervisor, logger }) : null;
   const registry = nsupRegistry(supervisor, usage);
   const workers = new WorkerMetrics(supervisor);
   // /healthz looks for a p99 delay of a second: sampling every 100 ms sees that, and costs a
@@ -60,6 +65,7 @@ export async function startMetricsServer(opts: {
     answer(res, status, type, body);
   };
   const handle = (req: http.IncomingMessage, res: http.ServerResponse, path: string) => {
+    if (dashboard?.handle(req, res, path)) return;
     if (req.method !== 'GET' && req.method !== 'HEAD') return answer(res, 405, 'text/plain', 'method not allowed\n');
     if (path === '/metrics') {
       void (async () => {
@@ -80,7 +86,7 @@ export async function startMetricsServer(opts: {
       const ready = readiness(supervisor);
       return ok(res, path, ready.ok ? 200 : 503, 'application/json', JSON.stringify(ready) + '\n');
     }
-    answer(res, 404, 'text/plain', 'not found: try /metrics, /healthz or /readyz\n');
+    answer(res, 404, 'text/plain', `not found: try ${dashboard ? '/ (the dashboard), ' : ''}/metrics, /healthz or /readyz\n`);
   };
   // Malformed requests ('clientError') get no listener on purpose: Node's default answers 400
   // (431 for huge headers, 408 on timeout) when nothing was written yet, destroys the socket,
@@ -95,9 +101,13 @@ export async function startMetricsServer(opts: {
     }
   });
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
+    const failedToListen = (error: Error) => {
+      dashboard?.close();
+      reject(error);
+    };
+    server.once('error', failedToListen);
     server.listen(opts.port, opts.host, () => {
-      server.off('error', reject);
+      server.off('error', failedToListen);
       resolve();
     });
   });
@@ -112,17 +122,36 @@ export async function startMetricsServer(opts: {
   });
   server.unref();
   logger.info({ event: 'metrics.listening', host: opts.host, port }, `metrics and health on http://${opts.host}:${port}/metrics, /healthz, /readyz`);
+  if (dashboard && opts.dashboard) {
+    const url = `http://${opts.host.includes(':') ? `[${opts.host}]` : opts.host}:${port}/`;
+    logger.info(
+      { event: 'dashboard.listening', host: opts.host, port, url, tokenFile: `${opts.dashboard.runtimeDir}/dashboard.token` },
+      `dashboard on ${url} (read-only; reload and scale take the token in ${opts.dashboard.runtimeDir}/dashboard.token: open ${url}#token=<its contents>)`,
+    );
+  }
   let closing: Promise<void> | null = null;
   return {
     port,
     server,
     close: () => {
       loop.disable();
+      dashboard?.close();
       server.closeAllConnections();
       closing ??= new Promise((resolve) => server.close(() => resolve()));
       return closing;
     },
   };
+}
+
+// The dashboard is loaded only when it is on; one that cannot start (an unsafe token file) is
+// logged and left out: /metrics and the probes matter more than the page.
+async function startDashboard(deps: DashboardDeps): Promise<Dashboard | null> {
+  try {
+    return (await import('../dashboard/routes.ts')).createDashboard(deps);
+  } catch (error) {
+    deps.logger.error({ event: 'dashboard.error', err: error }, `dashboard not served: ${(error as Error).message} /metrics, /healthz and /readyz are served as usual.`);
+    return null;
+  }
 }
 
 /** Ready = not stopping, and every app has a worker up in every slot (during a reload too). */
@@ -184,6 +213,7 @@ function nsupRegistry(supervisor: Supervisor, usage: UsageSampler): Registry {
   );
   counter('nsup_ipc_messages_relayed_total', 'Worker-to-worker messages relayed by the primary.', [], (c) => c.inc(supervisor.messagesRelayed));
   registerJobMetrics(register, supervisor);
+  registerLiveMetrics(register, supervisor);
   return register;
 }
 

@@ -131,7 +131,7 @@ export async function startSupervisor(config: ResolvedConfig, options: StartOpti
     try {
       // prom-client is loaded only when metrics are on.
       const { startMetricsServer } = await import('../metrics/server.ts');
-      metrics = await startMetricsServer({ ...config.metrics, supervisor, usage, logger });
+      metrics = await startMetricsServer({ ...config.metrics, supervisor, usage, logger, dashboard: config.metrics.dashboard ? { reloads, status, runtimeDir: dir } : null });
     } catch (error) {
       logger.error(
         { event: 'metrics.error', err: error },

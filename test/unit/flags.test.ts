@@ -49,7 +49,7 @@ describe('start flags come from the schema tables', () => {
     const config = await configFromFlags(await start('-c', file, '--env', 'A=flag', '--kill-signal', 'SIGTERM', '--metrics-host', '127.0.0.1'));
     expect(config.apps[0]!.env).toEqual({ A: 'flag', B: 'file' });
     expect(config.apps[0]!.killSignal).toBe('SIGTERM');
-    expect(config.metrics).toEqual({ port: 9209, host: '127.0.0.1' });
+    expect(config.metrics).toEqual({ port: 9209, host: '127.0.0.1', dashboard: false });
   });
 
   it('an invalid flag value names the flag, not the key path', async () => {

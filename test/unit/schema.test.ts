@@ -109,7 +109,7 @@ describe('resolveConfig defaults', () => {
     expect(a.readyWhen).toBe('ready');
     expect(a.logs).toEqual({ format: 'json', time: 'local', file: join(dir, 'sub', 'logs', 'api.log'), errorFile: '/dev/null', rotate: { sizeBytes: 1024 * 1024, every: '1d', keep: 3, compress: true } });
     expect(a.maxMemoryBytes).toBe(536_870_912);
-    expect(cfg.metrics).toEqual({ port: 9209, host: '127.0.0.1' });
+    expect(cfg.metrics).toEqual({ port: 9209, host: '127.0.0.1', dashboard: false });
   });
 
   it('watch: true watches the script folder with a 300ms debounce', () => {
@@ -192,7 +192,7 @@ describe('resolveConfig errors', () => {
     expect(watch.message).toContain("did you mean 'paths'?");
     const metrics = invalid({ ...app(), metrics: { port: 1, interface: 'x' } });
     expect(metrics.keyPath).toBe('metrics.interface');
-    expect(metrics.message).toContain('unknown key; Accepted keys: port, host.');
+    expect(metrics.message).toContain('unknown key; Accepted keys: port, host, dashboard.');
   });
 
   it('rejects bad log keys, names the key that replaced jsonLogs, and turns logRotate off with false', () => {
