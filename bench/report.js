@@ -169,6 +169,16 @@ export function buildRows(s) {
       rows.push({ id: `logs.${key}.complete`, scenario: long, metric: 'every byte in the files', values: pick(values, (r) => r.longComplete), fmt: (v) => (v ? 'yes' : 'no'), list: true });
     }
   }
+  if (s.watch) {
+    const scenario = `watching 2 idle workers (${s.watch.params.seconds} s per measurement; monit in a pseudo-terminal after 3 s)`;
+    const share = (v) => `${(v * 100).toFixed(2)}%`;
+    rows.push({
+      id: 'watch.monit', scenario, metric: '`nsup monit` / `pm2 monit`: its own CPU, share of a core', values: { pm2: s.watch.samples.pm2Monit, nsup: s.watch.samples.monit }, fmt: share, ratio: true,
+      targets: [{ label: '< 2% of a core', test: (n) => n < 0.02 }],
+    });
+    rows.push({ id: 'watch.dashboard', scenario, metric: 'primary CPU, dashboard on, no page open', values: { nsup: s.watch.samples.dashboardIdle }, fmt: share });
+    rows.push({ id: 'watch.dashboardPage', scenario, metric: 'primary CPU, dashboard on, one page connected', values: { nsup: s.watch.samples.dashboardOnePage }, fmt: share });
+  }
   if (s.ipc) {
     const by = { 'raw cluster': s.ipc.samples.raw, nsup: s.ipc.samples.nsup };
     const scenario = `IPC worker → primary → worker (${s.ipc.params.seconds} s per measurement)`;

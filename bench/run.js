@@ -8,7 +8,7 @@
 //   BENCH_ONLY=throughput,reload   only these scenarios (results then go to <date>.<names>.md/json)
 //   BENCH_ONLY=soak                the long-run check (500 rolling reloads; `npm run bench:soak`)
 //   BENCH_ONLY=scale               2, 8 and 32 workers, raw cluster vs nsup (`npm run bench:scale`)
-// Scenarios: throughput reload broken recovery rss status startup ipc sticky logs (default: all), soak, scale.
+// Scenarios: throughput reload broken recovery rss status startup ipc sticky logs watch (default: all), soak, scale.
 import { readFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
@@ -27,8 +27,9 @@ import { status } from './status.js';
 import { startup } from './startup.js';
 import { sticky } from './sticky.js';
 import { throughput } from './throughput.js';
+import { watch } from './watch.js';
 
-const DEFAULT = ['throughput', 'reload', 'broken', 'recovery', 'rss', 'status', 'startup', 'ipc', 'sticky', 'logs'];
+const DEFAULT = ['throughput', 'reload', 'broken', 'recovery', 'rss', 'status', 'startup', 'ipc', 'sticky', 'logs', 'watch'];
 // Opt-in: each takes minutes on its own.
 const EXTRA = ['soak', 'scale'];
 const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
@@ -70,6 +71,7 @@ const RUN = {
   startup: () => startup({ rounds, log }),
   sticky: () => sticky({ rounds, log }),
   logs: () => logs({ rounds, log }),
+  watch: () => watch({ rounds, log }),
   ipc: async () => {
     const seconds = 2;
     const result = await ipc({ rounds, seconds });
