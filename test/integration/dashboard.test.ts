@@ -11,6 +11,7 @@ import { freePort, get } from '../helpers/http.ts';
 import { killTree, withEnv } from '../helpers/processes.ts';
 import { ROOT, cleanupAll, startNsup, stopNsup, waitGone, type LogLine, type Nsup } from '../helpers/run-nsup.ts';
 import { FIXTURES } from '../helpers/tmp-project.ts';
+import { haveTool } from '../helpers/tools.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
 const ARTIFACTS = join(ROOT, 'test/artifacts');
@@ -77,7 +78,7 @@ async function screenshot(page: Page, name: string): Promise<void> {
   expect(statSync(join(ARTIFACTS, name)).size).toBeGreaterThan(10_000);
 }
 
-describe('dashboard in a headless browser', () => {
+describe.skipIf(!haveTool(CHROMIUM, 'apt-get install chromium'))('dashboard in a headless browser', () => {
   it('renders every worker, shows a killed worker restarting within 2 s live, and charts 15 minutes of data', async () => {
     const { nsup, port, metrics } = await startWithDashboard(3);
     const browser = await launchBrowser();

@@ -12,6 +12,7 @@ import { freePort, get } from '../helpers/http.ts';
 import { BIN, ROOT, isAlive } from '../helpers/run-nsup.ts';
 import { tmpProject, type TmpProject } from '../helpers/tmp-project.ts';
 import { pollUntil } from '../helpers/until.ts';
+import { haveTool } from '../helpers/tools.ts';
 
 let home: CliHome | undefined;
 let project: TmpProject | undefined;
@@ -106,7 +107,7 @@ async function startApp(): Promise<{ port: number; pids: number[] }> {
   return { port, pids: status.supervisors[0]!.apps[0]!.workers.map((w) => w.pid) };
 }
 
-describe('nsup monit', () => {
+describe.skipIf(!haveTool('tmux', 'apt-get install tmux'))('nsup monit', () => {
   it('shows every worker, a killed worker restarting, the last failure with its stderr, the selected output; r reloads, +/- scale, q quits', { timeout: 90_000 }, async () => {
     const { port, pids } = await startApp();
     const pid = startMonit('monit', { NO_COLOR: '1' });
