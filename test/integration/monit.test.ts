@@ -69,7 +69,7 @@ function screen(session: string, escapes = false): string {
 }
 
 /** Wait (bounded) until the screen passes `check`; the error shows the last screen. */
-async function screenUntil(session: string, check: (text: string) => boolean, what: string, timeoutMs = 10_000): Promise<string> {
+async function screenUntil(session: string, check: (text: string) => boolean, what: string, timeoutMs = 20_000): Promise<string> {
   let last = '';
   try {
     await pollUntil(() => check((last = screen(session))), what, timeoutMs, 100);
