@@ -7,7 +7,8 @@
 // socket open forever, so the client waits until its own timeout (raw node:cluster does the same:
 // docs/benchmarks.md). At the worker's exit, every hand-off it never answered is declined in its
 // name, the way a worker that is shutting down declines one, and round-robin gives the connection
-// to a live worker.
+// to a live worker. The same holds for sticky-router.ts's own hand-offs (newconn messages too):
+// their decline reaches its ack listener, and it falls back to round-robin.
 import type { ChildProcess } from 'node:child_process';
 
 interface ClusterMessage {

@@ -6,8 +6,8 @@
 // its accept callback: a connection is handed straight to the chosen worker with the same
 // `newconn` message Node's own hand-off uses, so the worker's cluster code accepts it for the
 // app's server as usual; its answer comes back as an `ack`. If no worker can take it (none up,
-// the chosen one declines or exits first), the round-robin handle gets it as if nsup were not
-// there. Checked on Node 22, 24 and 26: the round-robin server is created with `assert.fail` as
+// the chosen one declines, or exits first: handoffs.ts declines for it), the round-robin handle
+// gets it as if nsup were not there. Checked on Node 22, 24 and 26: the round-robin server is created with `assert.fail` as
 // its connection listener, its accept callback is set in its 'listening' listener, and the key of
 // a hand-off is `${address}:${port}:${addressType}:${fd}` of the worker's listen (queryServer).
 import type { ChildProcess } from 'node:child_process';
@@ -24,7 +24,6 @@ interface ClientHandle {
 }
 interface Pending {
   client: ClientHandle;
-  target: ChildProcess;
   fallback: () => void;
 }
 
@@ -57,10 +56,9 @@ export class StickyRouter {
         this.ports.set(message.port, { key: `${String(message.address)}:${message.port}:${String(message.addressType)}:${String(message.fd)}`, route });
       } else if (typeof message.ack === 'string') this.answered(message.ack, message.accepted === true);
     });
-    proc.once('exit', () => {
-      // Hand-offs it never answered go to round-robin: the primary still holds each connection.
-      for (const [seq, entry] of this.pending) if (entry.target === proc) this.answered(seq, false);
-    });
+    // Hand-offs it never answered (it died first) are declined at its exit by handoffs.ts, which
+    // sees every newconn this router sends: the decline comes back here as an ack, and the
+    // connection goes to round-robin.
   }
 
   /** Stop taking over new round-robin servers (the ones taken over keep routing until they close). */
@@ -92,7 +90,7 @@ export class StickyRouter {
     const target = entry.route(peerAddress(client), port);
     if (!target?.connected) return distribute(error, client);
     const seq = `nsup-sticky-${++this.seq}`;
-    this.pending.set(seq, { client: client as ClientHandle, target, fallback: () => distribute(0, client) });
+    this.pending.set(seq, { client: client as ClientHandle, fallback: () => distribute(0, client) });
     try {
       target.send({ cmd: 'NODE_CLUSTER', act: 'newconn', key: entry.key, seq }, client as net.Socket);
     } catch {
