@@ -15,6 +15,12 @@ export async function runMonit(args: { name?: string | undefined }): Promise<num
   // React's development build (the default without NODE_ENV) checks every render: several times
   // the CPU of the production build, for warnings meant for the authors of the components.
   env.NODE_ENV ??= 'production';
+  // ink paints through chalk, which reads the environment once, at import: with CI set (a shell
+  // on a build machine, a tmux in a CI job) it turns colors off even on a terminal. nsup has
+  // decided already (a terminal, no NO_COLOR, not TERM=dumb); FORCE_COLOR=true says so to chalk
+  // and still lets it detect how many colors the terminal has. A FORCE_COLOR of the user's wins.
+  const color = shouldColor(stdout, env);
+  if (color) env.FORCE_COLOR ??= 'true';
   const [{ render }, React, { MonitView }, { Monitor }] = await Promise.all([import('ink'), import('react'), import('./view.ts'), import('./monitor.ts')]);
   const dir = runtimeDir();
   const monitor = new Monitor(dir);
@@ -22,7 +28,7 @@ export async function runMonit(args: { name?: string | undefined }): Promise<num
     monitor,
     filter: args.name,
     dir,
-    color: shouldColor(stdout, env),
+    color,
     keys: stdin.isTTY === true,
     unicode: /utf-?8/i.test(env.LC_ALL || env.LC_CTYPE || env.LANG || ''),
   });

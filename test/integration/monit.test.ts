@@ -156,7 +156,8 @@ describe.skipIf(!haveTool('tmux', 'apt-get install tmux'))('nsup monit', () => {
 
   it('draws colors without NO_COLOR, and costs little CPU over 10 s', { timeout: 60_000 }, async () => {
     await startApp();
-    const pid = startMonit('colors', {});
+    // CI set, as on a build machine: chalk (under ink) alone would turn colors off; CI found that.
+    const pid = startMonit('colors', { CI: 'true' });
     await screenUntil('colors', (t) => /web\s+running/.test(t) && rowOf(t, 1) !== undefined, 'the table');
     // The states are green: the NO_COLOR check above can fail.
     expect(colorsIn(screen('colors', true))).toContain('32');
