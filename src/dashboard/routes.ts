@@ -19,6 +19,8 @@ export interface DashboardDeps {
   status: () => SupervisorStatus;
   /** The runtime dir: where dashboard.token is. */
   runtimeDir: string;
+  /** The host the metrics server listens on: a loopback one admits only loopback Host headers. */
+  host: string;
   logger: Logger;
 }
 
@@ -53,12 +55,17 @@ export function createDashboard(deps: DashboardDeps): Dashboard {
       const method = req.method ?? 'GET';
       const read = method === 'GET' || method === 'HEAD';
       const file = read ? asset(path) : null;
+      if (!file && !path.startsWith('/api/')) return false;
+      if (!hostAllowed(req.headers.host, deps.host)) {
+        res.writeHead(403, { ...PAGE_HEADERS, 'content-type': 'text/plain' });
+        res.end(`the dashboard answers only to a loopback Host (it listens on ${deps.host}), not to ${JSON.stringify(req.headers.host)}: open it as http://127.0.0.1 or http://localhost with its port, or set metrics.host to serve it under other names\n`);
+        return true;
+      }
       if (file) {
         res.writeHead(200, { ...PAGE_HEADERS, 'content-type': file.type, 'content-length': file.body.length });
         res.end(method === 'HEAD' ? undefined : file.body);
         return true;
       }
-      if (!path.startsWith('/api/')) return false;
       if (read && path === '/api/events') feed.subscribe(req, res);
       else if (read && path === '/api/status') json(res, 200, feed.latest());
       else if (read && path === '/api/history') json(res, 200, feed.history.toJSON());
@@ -92,4 +99,21 @@ function decoded(name: string): string {
   } catch {
     return name;
   }
+}
+
+/**
+ * Whether a request's Host header may reach the dashboard. On a loopback host only loopback names
+ * pass: a page of another site whose name was rebound to 127.0.0.1 (DNS rebinding) sends its own
+ * name, and would otherwise read the status (stderr tails included) as if it were the dashboard's
+ * own page. On any other host the user chose the names it is reached by (a proxy's job to check).
+ * No Host at all is not a browser (HTTP/1.0 tools): allowed.
+ */
+export function hostAllowed(header: string | undefined, bound: string): boolean {
+  if (!isLoopback(bound) || header === undefined) return true;
+  const name = header.toLowerCase();
+  return isLoopback(name.startsWith('[') ? name.slice(1, name.indexOf(']')) : name.replace(/:\d*$/, ''));
+}
+
+function isLoopback(name: string): boolean {
+  return name === 'localhost' || name.endsWith('.localhost') || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(name) || name === '::1' || name === '::ffff:127.0.0.1';
 }

@@ -36,10 +36,10 @@ export async function startMetricsServer(opts: {
   usage: UsageSampler;
   logger: Logger;
   /** Serve the dashboard (src/dashboard/) too: what it reads and acts on besides the supervisor. */
-  dashboard?: Omit<DashboardDeps, 'supervisor' | 'logger'> | null;
+  dashboard?: Omit<DashboardDeps, 'supervisor' | 'logger' | 'host'> | null;
 }): Promise<MetricsServer> {
   const { supervisor, usage, logger } = opts;
-  const dashboard = opts.dashboard ? await startDashboard({ ...opts.dashboard, supervisor, logger }) : null;
+  const dashboard = opts.dashboard ? await startDashboard({ ...opts.dashboard, host: opts.host, supervisor, logger }) : null;
   const registry = nsupRegistry(supervisor, usage);
   const workers = new WorkerMetrics(supervisor);
   // /healthz looks for a p99 delay of a second: sampling every 100 ms sees that, and costs a

@@ -2,6 +2,7 @@
 // driven by puppeteer-core; nothing downloads a browser): every worker on the page, a killed
 // worker's restart within 2 s without reloading the page, charts with data, and the reload and
 // scale buttons refused without the token and working with it. Screenshots go to test/artifacts/.
+import http from 'node:http';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -157,6 +158,33 @@ describe.skipIf(!haveTool(CHROMIUM, 'apt-get install chromium'))('dashboard in a
     await page.waitForFunction(() => document.querySelectorAll('[data-app="web"] [data-table="workers"] tbody tr').length === 3, { timeout: 10_000 });
     await nsup.waitForCount(listening, 5, 'the third worker listening');
     await screenshot(page, 'dashboard-actions.png');
+    expect(await stopNsup(nsup)).toBe(0);
+    expect(await waitGone(nsup.workerPids())).toEqual([]);
+  });
+});
+
+// DNS rebinding: a page of another site whose name now resolves to 127.0.0.1 sends its own name
+// as Host. The dashboard (page, assets, API) refuses it; /metrics and the probes are as before.
+describe('dashboard Host check', () => {
+  const request = (port: number, path: string, host: string) =>
+    new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const req = http.request({ host: '127.0.0.1', port, path, headers: { host }, timeout: 5000 }, (res) => {
+        let body = '';
+        res.setEncoding('utf8').on('data', (chunk: string) => (body += chunk)).on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      });
+      req.on('timeout', () => req.destroy(new Error(`GET ${path} timed out`))).on('error', reject).end();
+    });
+
+  it('answers 403 to a Host that is not a loopback name, and serves 127.0.0.1 and localhost', async () => {
+    const { nsup, metrics } = await startWithDashboard(1);
+    for (const path of ['/', '/api/status', '/api/events']) {
+      const refused = await request(metrics, path, `rebound.example:${metrics}`);
+      expect(refused.status, path).toBe(403);
+      expect(refused.body).toMatch(/answers only to a loopback Host \(it listens on 127\.0\.0\.1\), not to "rebound\.example:\d+": open it as http:\/\/127\.0\.0\.1 or http:\/\/localhost/);
+    }
+    expect((await request(metrics, '/', `localhost:${metrics}`)).status).toBe(200);
+    expect((await request(metrics, '/api/status', `127.0.0.1:${metrics}`)).status).toBe(200);
+    expect((await request(metrics, '/metrics', `rebound.example:${metrics}`)).status).toBe(200);
     expect(await stopNsup(nsup)).toBe(0);
     expect(await waitGone(nsup.workerPids())).toEqual([]);
   });

@@ -1,6 +1,6 @@
 // Issue 15, the dashboard's pure parts: the 15-minute ring (bounded, oldest first, gaps), the
 // samples taken from a status document, the token file (0600, reused, refused when unsafe),
-// the bearer check, the scale body, and the config key with its flag.
+// the bearer check, the Host check (DNS rebinding), the scale body, and the config key with its flag.
 import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,6 +10,7 @@ import { resolveConfig } from '../../src/config/schema.ts';
 import type { SupervisorStatus, WorkerStatus } from '../../src/control/types.ts';
 import { scaleChange } from '../../src/dashboard/actions.ts';
 import { History, sampleStatus } from '../../src/dashboard/history.ts';
+import { hostAllowed } from '../../src/dashboard/routes.ts';
 import { bearerMatches, ensureToken } from '../../src/dashboard/token.ts';
 import { ConfigInvalidError } from '../../src/errors.ts';
 import { FIXTURES } from '../helpers/tmp-project.ts';
@@ -88,6 +89,17 @@ describe('dashboard token', () => {
     expect(bearerMatches(`Bearer ${token}`, token)).toBe(true);
     expect(bearerMatches(`bearer ${token}`, token)).toBe(true);
     for (const header of [undefined, '', token, `Basic ${token}`, `Bearer ${token}x`, `Bearer ${token.slice(1)}`, 'Bearer ']) expect(bearerMatches(header, token)).toBe(false);
+  });
+});
+
+describe('dashboard Host check', () => {
+  it('on a loopback host admits loopback names only, with or without a port; elsewhere, any', () => {
+    for (const host of ['127.0.0.1:9209', '127.0.0.1', 'localhost:9209', 'LOCALHOST', 'app.localhost:1', '127.1.2.3:80', '[::1]:9209', '[::1]', undefined]) {
+      expect(hostAllowed(host, '127.0.0.1'), String(host)).toBe(true);
+      expect(hostAllowed(host, '::1'), String(host)).toBe(true);
+    }
+    for (const host of ['evil.example:9209', 'evil.example', '127.0.0.1.evil.example', 'localhost.evil.example:9209', '10.0.0.5:9209', '[::2]:9209', '', '[::1']) expect(hostAllowed(host, 'localhost'), host).toBe(false);
+    for (const host of ['evil.example:9209', 'metrics.internal', undefined]) expect(hostAllowed(host, '0.0.0.0')).toBe(true);
   });
 });
 
