@@ -28,7 +28,7 @@ const FOLLOW_OVERLAP_MS = 2000;
 // writes while its files are read.
 const FOLLOW_LAST_READ = 50_000;
 
-/** `nsup logs <app> [--since T] [--until T] [--grep RE] [--worker N] [--stream S] [--json] [-n N] [-f] [--flush]` */
+/** `nsup logs <app> [--since T] [--until T] [--grep RE] [--worker N] [--job J] [--stream S] [--json] [-n N] [-f] [--flush]` */
 export async function runLogs(args: LogsArgs): Promise<number> {
   const app = args.name;
   if (app === 'all') throw new UsageError('nsup logs takes one app name (see nsup status for the names)');
@@ -70,7 +70,7 @@ export async function runLogs(args: LogsArgs): Promise<number> {
 
 /** `--flush`: the supervisor empties its files (and deletes the rotated ones); with none running, do it here. */
 async function flush(app: string, args: LogsArgs): Promise<number> {
-  const others = (['since', 'until', 'grep', 'worker', 'stream', 'lines', 'json', 'follow'] as const).filter((key) => args[key] !== undefined && args[key] !== false);
+  const others = (['since', 'until', 'grep', 'worker', 'job', 'stream', 'lines', 'json', 'follow'] as const).filter((key) => args[key] !== undefined && args[key] !== false);
   if (others.length > 0) throw new UsageError(`--flush empties the app's log files and takes no other flag (got ${others.map(flagName).join(', ')}). Run nsup logs ${app} --flush alone.`);
   const supervisor = await supervisorOf(app);
   let flushed: string[];

@@ -1,4 +1,4 @@
-// `nsup logs`'s filters: the flags as typed (--since, --until, --grep, --worker, --stream, -n)
+// `nsup logs`'s filters: the flags as typed (--since, --until, --grep, --worker, --job, --stream, -n)
 // validated into a query, and whether a line passes it.
 import ms from 'ms';
 import { UsageError } from '../errors.ts';
@@ -12,6 +12,8 @@ export interface LogFilter {
   until?: number;
   grep?: RegExp;
   worker?: number;
+  /** A scheduled job's name: the output of its runs. */
+  job?: string;
   stream?: LogStream;
 }
 
@@ -27,6 +29,7 @@ export interface LogFlags {
   until?: string | undefined;
   grep?: string | undefined;
   worker?: string | undefined;
+  job?: string | undefined;
   stream?: string | undefined;
   lines?: string | undefined;
 }
@@ -52,6 +55,12 @@ export function parseLogQuery(flags: LogFlags, now = Date.now()): LogQuery {
     if (!/^\d+$/.test(flags.worker.trim())) throw new UsageError(`--worker takes a worker slot (0, 1, …; see nsup status), got ${JSON.stringify(flags.worker)}`);
     filter.worker = Number(flags.worker.trim());
   }
+  if (flags.job !== undefined) {
+    // Not checked against the app's jobs now: the lines of a job since taken out of the config are still there to read.
+    if (!/^[A-Za-z][\w.-]*$/.test(flags.job)) throw new UsageError(`--job takes the name of one of the app's jobs (see nsup status), got ${JSON.stringify(flags.job)}`);
+    if (filter.worker !== undefined) throw new UsageError(`--worker ${flags.worker} and --job ${flags.job} together match no line: a job's runs are not a worker's. Give one of them.`);
+    filter.job = flags.job;
+  }
   if (flags.stream !== undefined) {
     if (!(LOG_STREAMS as readonly string[]).includes(flags.stream)) {
       throw new UsageError(`--stream takes out (workers' stdout), err (workers' stderr) or nsup (the supervisor's events), got ${JSON.stringify(flags.stream)}`);
@@ -68,7 +77,7 @@ export function parseLogQuery(flags: LogFlags, now = Date.now()): LogQuery {
 
 /** Whether any filter is given (then lines that are not nsup's are skipped). */
 export function isFiltering(filter: LogFilter): boolean {
-  return filter.since !== undefined || filter.until !== undefined || filter.grep !== undefined || filter.worker !== undefined || filter.stream !== undefined;
+  return filter.since !== undefined || filter.until !== undefined || filter.grep !== undefined || filter.worker !== undefined || filter.job !== undefined || filter.stream !== undefined;
 }
 
 /** Whether a line passes the filter. */
@@ -83,6 +92,7 @@ export function matches(filter: LogFilter, item: LogItem): boolean {
   }
   if (filter.stream !== undefined && r.stream !== filter.stream) return false;
   if (filter.worker !== undefined && (r.stream === 'nsup' || r.worker !== filter.worker)) return false;
+  if (filter.job !== undefined && (r.stream === 'nsup' || r.job !== filter.job)) return false;
   return filter.grep === undefined || filter.grep.test(r.msg);
 }
 

@@ -211,6 +211,16 @@ describe('scheduled jobs', () => {
     expect(failed.stderr).toMatch(/web\/broken: exit(ed with code)? 3 in /);
     expect(failed.stderr).toContain('failing on purpose with 3');
 
+    // nsup logs --job: the output of that job's runs, nothing else (no worker's, no event).
+    const backupLogs = await home.nsup(['logs', 'web', '--job', 'backup', '-n', '100']);
+    expect(backupLogs.exitCode, backupLogs.stderr).toBe(0);
+    const shown = backupLogs.stdout.trim().split('\n');
+    expect(shown, backupLogs.stdout).toHaveLength(2);
+    for (const line of shown) expect(line).toMatch(/ web:backup pid=\d+ out \| tick manual from web\/backup$/);
+    const brokenLogs = await home.nsup(['logs', 'web', '--job', 'broken', '--stream', 'err']);
+    expect(brokenLogs.stdout).toMatch(/ web:broken pid=\d+ err \| .*failing on purpose with 3/);
+    expect(brokenLogs.stdout).not.toContain('backup');
+
     const unknown = await home.nsup(['run', 'web', 'nope']);
     expect(unknown.exitCode).toBe(2);
     expect(unknown.stderr).toMatch(/no job 'nope'.*backup, broken, slow/);

@@ -57,6 +57,8 @@ describe('parseLogQuery', () => {
     [{ grep: 'a(b' }, /--grep "a\(b" is not a valid regular expression: Invalid regular expression: .*Unterminated group/],
     [{ worker: 'one' }, /--worker takes a worker slot \(0, 1, …; see nsup status\), got "one"/],
     [{ worker: '-1' }, /--worker takes a worker slot/],
+    [{ job: '0' }, /--job takes the name of one of the app's jobs \(see nsup status\), got "0"/],
+    [{ worker: '1', job: 'backup' }, /--worker 1 and --job backup together match no line: a job's runs are not a worker's/],
     [{ stream: 'stderr' }, /--stream takes out \(workers' stdout\), err \(workers' stderr\) or nsup \(the supervisor's events\), got "stderr"/],
     [{ lines: 'many' }, /-n\/--lines takes a number of lines \(0 or more, e\.g\. -n 100\), got "many"/],
     [{ lines: '-5' }, /-n\/--lines takes a number/],
@@ -91,6 +93,19 @@ describe('matches', () => {
     expect(pick({ until: T0 + 2000 })).toEqual(['hello', 'boom']);
     expect(pick({ since: T0 + 2000, until: T0 + 2000 })).toEqual(['boom']);
     expect(pick({ worker: 1, stream: 'out' })).toEqual(['untimed']);
+  });
+
+  it("--job keeps the output of that job's runs: no worker's, no other job's, no event", () => {
+    const job = (sec: number, name: string, msg: string, stream: 'out' | 'err' = 'out'): LogItem => {
+      const { worker: _w, gen: _g, ...rest } = out(sec, 0, msg, { stream, job: name });
+      return { line: formatRecord(rest, TEXT), record: rest };
+    };
+    const all = [...items, job(5, 'backup', 'backed up'), job(6, 'report', 'reported'), job(7, 'backup', 'disk full', 'err'), { line: '', record: { ...event(8, 'backup done'), job: 'backup' } }];
+    const only = (filter: LogQuery['filter']) => msgs(all.filter((i) => matches(filter, i)));
+    expect(parseLogQuery({ job: 'backup' }, NOW).filter).toEqual({ job: 'backup' });
+    expect(only({ job: 'backup' })).toEqual(['backed up', 'disk full']);
+    expect(only({ job: 'backup', stream: 'err' })).toEqual(['disk full']);
+    expect(only({ worker: 0 })).toEqual(['hello']);
   });
 });
 

@@ -52,6 +52,7 @@ export const logsCommand: CommandModule<LogsArgs> = {
       .option('until', { type: 'string', description: 'only lines up to then: a duration ago or a date' })
       .option('grep', { type: 'string', description: 'only lines whose message matches this regular expression' })
       .option('worker', { type: 'string', description: 'only the output of this worker slot' })
+      .option('job', { type: 'string', description: "only the output of this scheduled job's runs" })
       .option('stream', { type: 'string', description: "only out (stdout), err (stderr) or nsup (the supervisor's events)" })
       .option('json', { type: 'boolean', description: 'one JSON object per line' })
       .option('lines', { alias: 'n', type: 'string', description: 'how many of the last matching lines (default 20; all with --since/--until)' })
