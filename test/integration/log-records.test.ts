@@ -214,9 +214,13 @@ describe('whole records', () => {
 
 describe('100 MiB without a newline', () => {
   const FLOOD = join(FIXTURES, 'flood.js');
-  const BOUND_KB = 10 * 1024;
+  // What the bound catches: a primary that holds the flood (100 MiB) instead of pausing the worker.
+  // Typical growth is +3-5 MB (heap and JIT at their working size); one CI run, beside the chaos
+  // test, saw +12 MB, the foreground twin +5.6 MB in the same run: V8's heap sizing under load,
+  // not the flood. 20 MB is a fifth of the flood: a primary holding it still fails.
+  const BOUND_KB = 20 * 1024;
 
-  it('daemon: after a warm-up flood, the primary\'s own memory grows by less than 10 MB; the file holds exactly 100 MiB of x in pieces of at most 64 KiB, then `end`', async () => {
+  it('daemon: after a warm-up flood, the primary\'s own memory grows by less than 20 MB; the file holds exactly 100 MiB of x in pieces of at most 64 KiB, then `end`', async () => {
     const home = newHome();
     const port = await freePort();
     const started = await home.nsup(['start', FLOOD, '-d', '-n', 'flood', '-i', '1', '--env', `PORT=${port}`, '--log-max-size', '1GB']);
@@ -239,7 +243,7 @@ describe('100 MiB without a newline', () => {
     expect(rss.maxKb - rss.beforeKb).toBeLessThan(BOUND_KB);
   }, 90_000);
 
-  it('foreground, stdout piped to a reader: after a warm-up flood, the primary\'s own memory grows by less than 10 MB; every byte arrives', async () => {
+  it('foreground, stdout piped to a reader: after a warm-up flood, the primary\'s own memory grows by less than 20 MB; every byte arrives', async () => {
     const port = await freePort();
     const nsup = launch(['start', FLOOD, '-n', 'flood', '-i', '1', '--env', `PORT=${port}`]);
     // The test reads and counts every line as it comes, keeping none.
