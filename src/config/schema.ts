@@ -9,6 +9,7 @@ import ms from 'ms';
 import { resolveInstances, type CpuProbeOptions } from '../cpus.ts';
 import { ConfigInvalidError } from '../errors.ts';
 import { checkSchedule, checkTimezone } from '../jobs/schedule.ts';
+import { JOB_NAME_RE } from '../log/record.ts';
 import type { ReadyWhen, ResolvedApp, ResolvedConfig, ResolvedJob } from './define.ts';
 import { VAR_NAME_RE, buildEnv, envChoice, incrementBase, type EnvChoice } from './env.ts';
 
@@ -154,7 +155,6 @@ export const LOG_ROTATE = {
 // A job's or recycle's time zone (null: the supervisor's local time).
 const timezone = (doc: string) => field(doc, undefined, (v, at, c): string | null =>
   v === undefined ? null : typeof v === 'string' && checkTimezone(v) ? v : bad(c.where, at, v, "an IANA time zone such as 'Europe/Paris' or 'UTC'"));
-const JOB_NAME_RE = /^[A-Za-z][A-Za-z0-9._-]*$/;
 const JOBS_EXAMPLE = "[{ name: 'backup', schedule: '0 4 * * *', script: './jobs/backup.js' }]";
 
 /** One scheduled job; its script and nodeArgs are resolved against the app in resolveApp. */

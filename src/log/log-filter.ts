@@ -2,7 +2,7 @@
 // validated into a query, and whether a line passes it.
 import ms from 'ms';
 import { UsageError } from '../errors.ts';
-import { LOG_STREAMS, type LogStream } from './record.ts';
+import { JOB_NAME_RE, LOG_STREAMS, type LogStream } from './record.ts';
 import type { LogItem } from './read-logs.ts';
 
 /** What `nsup logs` keeps: every bound is optional; a record must pass all that are given. */
@@ -57,7 +57,7 @@ export function parseLogQuery(flags: LogFlags, now = Date.now()): LogQuery {
   }
   if (flags.job !== undefined) {
     // Not checked against the app's jobs now: the lines of a job since taken out of the config are still there to read.
-    if (!/^[A-Za-z][\w.-]*$/.test(flags.job)) throw new UsageError(`--job takes the name of one of the app's jobs (see nsup status), got ${JSON.stringify(flags.job)}`);
+    if (!JOB_NAME_RE.test(flags.job)) throw new UsageError(`--job takes the name of one of the app's jobs (see nsup status), got ${JSON.stringify(flags.job)}`);
     if (filter.worker !== undefined) throw new UsageError(`--worker ${flags.worker} and --job ${flags.job} together match no line: a job's runs are not a worker's. Give one of them.`);
     filter.job = flags.job;
   }

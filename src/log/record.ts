@@ -137,8 +137,10 @@ export function jsonObjectOf(line: string): Record<string, unknown> | undefined 
 }
 
 const TEXT_TIME = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:\d\d)$/;
-// `<app>:<slot>` (a number, or '?') or `<app>:<job>` (a job name: a letter first).
-const WORKER_SOURCE = /^(.+):(\d+|\?|[A-Za-z][A-Za-z0-9._-]*)$/;
+/** A job's name (config `jobs[].name`, `nsup logs --job`): a letter first, so `web:backup` never reads as a slot. */
+export const JOB_NAME_RE = /^[A-Za-z][A-Za-z0-9._-]*$/;
+// `<app>:<slot>` (a number, or '?') or `<app>:<job>`.
+const WORKER_SOURCE = new RegExp(`^(.+):(\\d+|\\?|${JOB_NAME_RE.source.slice(1, -1)})$`);
 
 /** A line nsup wrote (text or JSON, with or without a priority prefix) back as a record; null if it is not one of nsup's. */
 export function parseLine(line: string): LogRecord | null {
